@@ -1,0 +1,87 @@
+/*
+ * mc_server: the HTTP server every Mercato process runs, on h2o + libuv.
+ *
+ * WORKERS threads each run their own libuv loop and h2o context and accept on their
+ * own SO_REUSEPORT socket bound to HOST:PORT, so the kernel spreads connections.
+ * Requests are dispatched through a route table (method + pattern with `:name`
+ * parameters); unknown paths get 404 and known paths with another method 405, both in
+ * the error envelope. Built in: GET /health (the process is alive), GET /ready (its
+ * MongoDB and Redis answer), GET /openapi.json (the service's OpenAPI document).
+ *
+ * SIGTERM/SIGINT start a graceful shutdown: listeners close at once, responses stop
+ * offering keep-alive, in-flight requests get SHUTDOWN_TIMEOUT_MS to finish, then idle
+ * connections are closed, the per-worker resources are disposed, and mc_server_run
+ * returns 0.
+ */
+#ifndef MC_SERVER_H
+#define MC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+#include "mc_config.h"
+
+typedef struct mc_server mc_server_t;
+typedef struct mc_worker mc_worker_t;
+typedef struct mc_req mc_req_t;
+typedef struct mc_mongo mc_mongo_t;
+typedef struct mc_redis mc_redis_t;
+typedef struct mc_jwt mc_jwt_t;
+typedef struct mc_http_client mc_http_client_t;
+
+/* A route handler runs on the worker's loop. It must answer the request exactly once,
+ * now or later (see mc_req.h), and must never block. */
+typedef void (*mc_handler_t)(mc_req_t *req);
+
+typedef struct mc_route {
+    const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *pattern; /* "/api/categories/:id"; literal segments win over parameters */
+    mc_handler_t handler;
+} mc_route_t;
+
+typedef struct mc_server_opts {
+    const mc_config_t *cfg;
+    const mc_route_t *routes;
+    size_t nroutes;
+    const char *openapi_json; /* served at /openapi.json; may be NULL */
+    size_t openapi_len;
+    bool use_mongo;      /* create the MongoDB pool (mc_server_mongo) and check it in /ready */
+    bool use_redis;      /* give each worker a Redis connection and check it in /ready */
+    bool redis_required; /* Redis down makes /ready answer 503 (otherwise "degraded", 200) */
+    bool use_jwt;        /* load the JWT settings (JWT_*) so handlers can authenticate */
+    /* Once, before the workers start, on the main thread; may block (create indexes,
+     * read files). Non-zero stops the process. */
+    int (*init)(mc_server_t *srv);
+    /* On each worker's thread, before it accepts; create per-worker state in w. */
+    int (*worker_init)(mc_worker_t *w);
+    /* On each worker's thread at shutdown, after the last request ended. May start
+     * asynchronous closes: the loop runs until every handle is closed. */
+    void (*worker_dispose)(mc_worker_t *w);
+    /* Once, on the main thread, after every worker stopped. */
+    void (*dispose)(mc_server_t *srv);
+    void *data; /* the service's own global state */
+} mc_server_opts_t;
+
+/* Starts the server and blocks until it has shut down. Returns the process exit code:
+ * 0 after a graceful shutdown, non-zero when it could not start (the reason is logged). */
+int mc_server_run(const mc_server_opts_t *opts);
+
+const mc_config_t *mc_server_config(const mc_server_t *srv);
+void *mc_server_data(const mc_server_t *srv);
+/* The process-wide MongoDB pool (NULL unless use_mongo). */
+mc_mongo_t *mc_server_mongo(const mc_server_t *srv);
+/* The JWT verifier/signer (NULL unless use_jwt). */
+const mc_jwt_t *mc_server_jwt(const mc_server_t *srv);
+
+uv_loop_t *mc_worker_loop(const mc_worker_t *w);
+mc_server_t *mc_worker_server(const mc_worker_t *w);
+/* This worker's Redis connection (NULL unless use_redis). */
+mc_redis_t *mc_worker_redis(const mc_worker_t *w);
+/* This worker's HTTP client for calls to other services, created on first use. */
+mc_http_client_t *mc_worker_http(mc_worker_t *w);
+void *mc_worker_data(const mc_worker_t *w);
+void mc_worker_set_data(mc_worker_t *w, void *data);
+/* Index of the worker, 0..WORKERS-1. */
+unsigned mc_worker_index(const mc_worker_t *w);
+
+#endif
