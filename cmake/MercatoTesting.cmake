@@ -1,0 +1,16 @@
+# mercato_unit_tests(<dir> [LIBS …] [SOURCES …]): one cmocka executable per test_*.c in
+# <dir>, registered with ctest under the label `unit` as unit/<area>/<name>.
+function(mercato_unit_tests area)
+  cmake_parse_arguments(A "" "" "LIBS;SOURCES;INCLUDES" ${ARGN})
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.c)
+  foreach(t ${tests})
+    get_filename_component(name ${t} NAME_WE)
+    string(REPLACE "/" "_" tgt "unit_${area}_${name}")
+    add_executable(${tgt} ${t} ${A_SOURCES})
+    target_link_libraries(${tgt} PRIVATE ${A_LIBS} PkgConfig::CMOCKA)
+    target_include_directories(${tgt} PRIVATE ${A_INCLUDES})
+    mercato_strict(${tgt})
+    add_test(NAME unit/${area}/${name} COMMAND ${tgt})
+    set_tests_properties(unit/${area}/${name} PROPERTIES LABELS unit TIMEOUT 120)
+  endforeach()
+endfunction()
