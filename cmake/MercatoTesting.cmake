@@ -14,3 +14,22 @@ function(mercato_unit_tests area)
     set_tests_properties(unit/${area}/${name} PROPERTIES LABELS unit TIMEOUT 120)
   endforeach()
 endfunction()
+
+# mercato_integration_test(<name> SOURCES … [DEPENDS targets…] [LABELS …] [TIMEOUT s]):
+# a test program linking the harness, registered as integration/<name>. DEPENDS names the
+# binaries it starts, so building the test builds them.
+function(mercato_integration_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPENDS;LABELS" ${ARGN})
+  string(REPLACE "/" "_" tgt "integration_${name}")
+  add_executable(${tgt} ${A_SOURCES})
+  target_link_libraries(${tgt} PRIVATE mercato_harness)
+  mercato_strict(${tgt})
+  if(A_DEPENDS)
+    add_dependencies(${tgt} ${A_DEPENDS})
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 600)
+  endif()
+  add_test(NAME integration/${name} COMMAND ${tgt})
+  set_tests_properties(integration/${name} PROPERTIES LABELS "integration;${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+endfunction()
