@@ -539,6 +539,14 @@ void mc_req_dispatch(mc_worker_t *w, h2o_req_t *h)
     /* Built-in endpoints first: every process has them, whatever its routes. */
     bool get = h2o_memis(h->method.base, h->method.len, H2O_STRLIT("GET")) ||
                h2o_memis(h->method.base, h->method.len, H2O_STRLIT("HEAD"));
+    bool builtin = strcmp(req->path, "/health") == 0 || strcmp(req->path, "/ready") == 0 ||
+                   strcmp(req->path, "/openapi.json") == 0;
+    if (builtin && !get) {
+        mc_req_add_header(req, "allow", "GET, HEAD");
+        mc_respond_error(req, MC_ERR_METHOD_NOT_ALLOWED, json_pack("{s:s}", "allow", "GET, HEAD"),
+                         "method %s is not allowed here", req->method);
+        return;
+    }
     if (get && strcmp(req->path, "/health") == 0) {
         handle_builtin_health(req);
         return;

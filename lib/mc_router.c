@@ -1,8 +1,9 @@
 /*
  * The route table: a handful of routes per service, so matching is a linear scan over
- * pre-split patterns. Among the routes that match a path, the one with the most literal
- * segments before its first parameter wins ("/api/categories/tree" over
- * "/api/categories/:id"), whatever the order of the table.
+ * pre-split patterns. Among the routes that match a path, those with the most literal
+ * segments (earliest first) name the resource ("/api/categories/tree" over
+ * "/api/categories/:id"), whatever the order of the table; the method then picks among
+ * them, or the answer is 405 with the methods they allow.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,25 +98,32 @@ void mc_router_match(const mc_router_t *r, const char *method, size_t mlen, cons
         method = "GET";
         mlen = 3;
     }
-    const mc_route_compiled_t *best = NULL;
+    /* The resource a path names is the most specific pattern matching it: a literal
+     * route ("/things/tree") shadows a parameter route ("/things/:id") for every method,
+     * so PATCH /things/tree is a 405, not an update of a thing called "tree". */
     unsigned best_score = 0;
+    for (size_t i = 0; i < r->nroutes; ++i) {
+        if (!matches(&r->routes[i], segs, (size_t)n))
+            continue;
+        unsigned score = specificity(&r->routes[i]);
+        if (!m->path_known || score > best_score)
+            best_score = score;
+        m->path_known = true;
+    }
+    if (!m->path_known)
+        return;
+    const mc_route_compiled_t *best = NULL;
     size_t alen = 0;
     for (size_t i = 0; i < r->nroutes; ++i) {
         const mc_route_compiled_t *c = &r->routes[i];
-        if (!matches(c, segs, (size_t)n))
+        if (!matches(c, segs, (size_t)n) || specificity(c) != best_score)
             continue;
-        m->path_known = true;
         const char *rm = c->route->method;
         size_t rmlen = strlen(rm);
         if (strstr(m->allow, rm) == NULL && alen + rmlen + 3 < sizeof(m->allow))
             alen += (size_t)snprintf(m->allow + alen, sizeof(m->allow) - alen, "%s%s", alen ? ", " : "", rm);
-        if (!h2o_memis(rm, rmlen, method, mlen))
-            continue;
-        unsigned score = specificity(c);
-        if (best == NULL || score > best_score) {
+        if (best == NULL && h2o_memis(rm, rmlen, method, mlen))
             best = c;
-            best_score = score;
-        }
     }
     if (best == NULL)
         return;

@@ -185,6 +185,16 @@ const char *mc_valid_enum(mc_valid_t *v, const char *key, const char *const *all
     return s != NULL ? check_enum(v, key, s, allowed) : NULL;
 }
 
+/* Ids are compared as strings everywhere: hand them on in lower case. */
+static const char *lower_id(mc_valid_t *v, const char *s)
+{
+    char *out = mc_req_strndup(v->req, s, 24);
+    for (int i = 0; i < 24; ++i)
+        if (out[i] >= 'A' && out[i] <= 'F')
+            out[i] = (char)(out[i] - 'A' + 'a');
+    return out;
+}
+
 const char *mc_valid_oid(mc_valid_t *v, const char *key, unsigned flags)
 {
     json_t *j = member(v, key, flags);
@@ -194,7 +204,7 @@ const char *mc_valid_oid(mc_valid_t *v, const char *key, unsigned flags)
         mc_valid_error(v, key, "must be an id (24 hexadecimal digits)");
         return NULL;
     }
-    return json_string_value(j);
+    return lower_id(v, json_string_value(j));
 }
 
 static bool is_http_url(const char *s)
@@ -339,7 +349,7 @@ const char *mc_valid_query_oid(mc_valid_t *v, const char *name)
         mc_valid_error(v, name, "must be an id (24 hexadecimal digits)");
         return NULL;
     }
-    return s;
+    return s != NULL ? lower_id(v, s) : NULL;
 }
 
 const char *mc_valid_query_str(mc_valid_t *v, const char *name, size_t minlen, size_t maxlen)

@@ -49,7 +49,7 @@ bool mc_valid_is_null(const mc_valid_t *v, const char *key);
 const char *mc_valid_str(mc_valid_t *v, const char *key, size_t minlen, size_t maxlen, unsigned flags);
 /* A string that is one of `allowed` (NULL-terminated). */
 const char *mc_valid_enum(mc_valid_t *v, const char *key, const char *const *allowed, unsigned flags);
-/* An ObjectId (24 hex digits). */
+/* An ObjectId (24 hex digits), returned in lower case. */
 const char *mc_valid_oid(mc_valid_t *v, const char *key, unsigned flags);
 /* An absolute http(s) URL of at most maxlen characters. */
 const char *mc_valid_url(mc_valid_t *v, const char *key, size_t maxlen, unsigned flags);

@@ -6,16 +6,19 @@
  * Refusals, with their statuses:
  *   400 malformed input (an id that is not an ObjectId, a field of the wrong type, …)
  *   401/403 a write without an admin token
- *   404 the category in the path does not exist
+ *   404 the category in the path, or the parent named in the body, does not exist
  *   409 a slug already in use, a move under itself or a descendant, deleting a category
  *       that has children, another tree change holding the lock for too long
- *   422 a parent that does not exist, a tree deeper than CATEGORY_MAX_DEPTH, too many
+ *   422 a tree deeper than CATEGORY_MAX_DEPTH, too many
  *       categories
  *   503 the database is unreachable
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <errno.h>
+#include <stdlib.h>
 #include "cache.h"
 #include "mc_log.h"
 #include "mc_mongo.h"
@@ -44,7 +47,11 @@ static void answer_snapshot_error(mc_req_t *req, mc_err_t err, const char *msg)
 /* The :id path parameter, checked; answers 400 and returns NULL when malformed. */
 static const char *path_id(mc_req_t *req)
 {
-    const char *id = mc_req_param(req, "id");
+    char *id = (char *)mc_req_param(req, "id"); /* the request's own copy: lowered in place */
+    if (id != NULL && mc_is_object_id(id, strlen(id)))
+        for (char *p = id; *p; ++p)
+            if (*p >= 'A' && *p <= 'F')
+                *p = (char)(*p - 'A' + 'a');
     if (id == NULL || !mc_is_object_id(id, strlen(id))) {
         mc_respond_error(req, MC_ERR_BAD_REQUEST, json_pack("[{s:s,s:s}]", "field", "id", "message", "must be an id (24 hexadecimal digits)"),
                          "the category id in the path must be 24 hexadecimal digits");
@@ -68,12 +75,71 @@ static bool valid_slug(const char *s)
 
 /* --- reads -------------------------------------------------------------------------- */
 
+/* List cursors are keyset positions, "<position>.<hex of name>.<id>": the sort key of
+ * the last item of a page. The next page starts after that key, so pagination is stable
+ * when categories are added or deleted between pages, and every string of that shape is
+ * a valid cursor (the OpenAPI document gives its pattern). */
+typedef struct list_key {
+    long long position;
+    char name[NAME_MAX_CHARS * 4 + 1];
+    char id[25];
+} list_key_t;
+
+static bool cursor_parse(const char *s, list_key_t *k)
+{
+    char *end;
+    errno = 0;
+    k->position = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '.' || end - s > 8)
+        return false;
+    const char *hex = end + 1, *dot = strchr(hex, '.');
+    size_t hexlen = dot ? (size_t)(dot - hex) : 0;
+    if (dot == NULL || hexlen % 2 != 0 || hexlen / 2 >= sizeof(k->name))
+        return false;
+    for (size_t i = 0; i < hexlen; ++i)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return false;
+    if (mc_hex_decode(hex, hexlen, k->name, hexlen / 2) != 0 || memchr(k->name, '\0', hexlen / 2) != NULL)
+        return false;
+    k->name[hexlen / 2] = '\0';
+    const char *id = dot + 1;
+    if (strlen(id) != 24)
+        return false;
+    for (size_t i = 0; i < 24; ++i)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    memcpy(k->id, id, 25);
+    return true;
+}
+
+static char *cursor_make(mc_req_t *req, const cat_node_t *nd)
+{
+    size_t nlen = strlen(nd->name);
+    char *c = mc_req_alloc(req, 24 + 2 * nlen + 26);
+    int n = snprintf(c, 24, "%lld.", nd->position);
+    mc_hex_encode(nd->name, nlen, c + n);
+    snprintf(c + n + 2 * nlen, 27, ".%s", nd->id);
+    return c;
+}
+
+/* True when the node sorts after the key (the snapshot's order: position, name, id). */
+static bool after_key(const cat_node_t *nd, const list_key_t *k)
+{
+    if (nd->position != k->position)
+        return nd->position > k->position;
+    int c = strcmp(nd->name, k->name);
+    if (c != 0)
+        return c > 0;
+    return strcmp(nd->id, k->id) > 0;
+}
+
 typedef struct list_params {
     const char *parent; /* NULL: any; "root": roots only; else an id */
     int has_active;
     bool active;
     int64_t limit;
-    const char *cursor;
+    bool has_cursor;
+    list_key_t cursor;
 } list_params_t;
 
 static void list_with(mc_req_t *req, cat_snapshot_t *s, mc_err_t err, const char *msg)
@@ -85,39 +151,31 @@ static void list_with(mc_req_t *req, cat_snapshot_t *s, mc_err_t err, const char
     list_params_t *p = mc_req_data(req);
     json_t *items = json_array();
     size_t total = 0, taken = 0;
-    bool started = p->cursor == NULL, has_next = false, cursor_found = p->cursor == NULL;
-    const char *end_cursor = NULL;
+    bool has_next = false;
+    const cat_node_t *last = NULL;
     for (size_t i = 0; i < s->n; ++i) {
         const cat_node_t *nd = &s->nodes[i];
         if (p->parent != NULL) {
             bool root = strcmp(p->parent, "root") == 0;
-            if (root ? nd->parent_id != NULL : (nd->parent_id == NULL || strcmp(nd->parent_id, p->parent) != 0))
+            if (root ? nd->parent_id != NULL : (nd->parent_id == NULL || strcasecmp(nd->parent_id, p->parent) != 0))
                 continue;
         }
         if (p->has_active && nd->active != p->active)
             continue;
         ++total;
-        if (!started) {
-            if (strcmp(nd->id, p->cursor) == 0)
-                started = cursor_found = true;
+        if (p->has_cursor && !after_key(nd, &p->cursor))
             continue;
-        }
         if (taken == (size_t)p->limit) {
             has_next = true;
             continue;
         }
         json_array_append(items, nd->obj);
-        end_cursor = nd->id;
+        last = nd;
         ++taken;
     }
-    if (!cursor_found) {
-        json_decref(items);
-        mc_respond_error(req, MC_ERR_BAD_REQUEST, json_pack("[{s:s,s:s}]", "field", "cursor", "message", "is not a cursor of this list"),
-                         "the cursor does not belong to this list (the category it points to is gone or filtered out)");
-        return;
-    }
+    json_t *end_cursor = last != NULL ? json_string(cursor_make(req, last)) : json_null();
     mc_respond_json(req, 200,
-                    json_pack("{s:o,s:I,s:{s:b,s:s?}}", "items", items, "totalCount", (json_int_t)total, "pageInfo", "hasNextPage",
+                    json_pack("{s:o,s:I,s:{s:b,s:o}}", "items", items, "totalCount", (json_int_t)total, "pageInfo", "hasNextPage",
                               has_next, "endCursor", end_cursor));
 }
 
@@ -135,7 +193,12 @@ static void h_list(mc_req_t *req)
     p->parent = parent;
     p->has_active = mc_valid_query_bool(&v, "isActive", &p->active);
     mc_valid_query_int(&v, "limit", 1, LIST_MAX_LIMIT, &p->limit);
-    p->cursor = mc_valid_query_oid(&v, "cursor");
+    const char *cursor = mc_req_query(req, "cursor");
+    if (cursor != NULL) {
+        p->has_cursor = cursor_parse(cursor, &p->cursor);
+        if (!p->has_cursor)
+            mc_valid_error(&v, "cursor", "is malformed (pass the endCursor of the previous page)");
+    }
     if (mc_valid_fail(&v))
         return;
     mc_req_set_data(req, p);
@@ -301,7 +364,11 @@ static void h_batch(mc_req_t *req)
                 mc_valid_error(&v, "ids", "must be comma-separated ids of 24 hexadecimal digits");
                 break;
             }
-            json_t *one = json_stringn(p, n);
+            char low[25];
+            for (size_t k = 0; k < 24; ++k)
+                low[k] = (p[k] >= 'A' && p[k] <= 'F') ? (char)(p[k] - 'A' + 'a') : p[k];
+            low[24] = '\0';
+            json_t *one = json_string(low);
             bool dup = false;
             for (size_t k = 0; k < json_array_size(ids) && !dup; ++k)
                 dup = json_equal(json_array_get(ids, k), one);
@@ -401,7 +468,7 @@ static bool check_parent(cat_snapshot_t *s, write_job_t *j, const char *parent, 
 {
     size_t p = cat_find_id(s, parent);
     if (p == CATEGORY_NONE) {
-        job_fail(j, MC_ERR_UNPROCESSABLE, "parent category %s does not exist", parent);
+        job_fail(j, MC_ERR_NOT_FOUND, "parent category %s does not exist", parent);
         j->details = json_pack("[{s:s,s:s}]", "field", "parentId", "message", "does not exist");
         return false;
     }

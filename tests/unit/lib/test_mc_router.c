@@ -56,6 +56,11 @@ static void method_not_allowed(void **state)
     assert_null(m.route);
     assert_true(m.path_known);
     assert_string_equal(m.allow, "GET, DELETE");
+    /* the literal route shadows the parameter route for every method */
+    match(&r, "DELETE", "/api/things/tree", &m);
+    assert_null(m.route);
+    assert_true(m.path_known);
+    assert_string_equal(m.allow, "GET");
     match(&r, "GET", "/api/nothing", &m);
     assert_null(m.route);
     assert_false(m.path_known);
