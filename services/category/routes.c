@@ -99,9 +99,9 @@ static bool cursor_parse(const char *s, list_key_t *k)
     for (size_t i = 0; i < hexlen; ++i)
         if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
             return false;
-    if (mc_hex_decode(hex, hexlen, k->name, hexlen / 2) != 0 || memchr(k->name, '\0', hexlen / 2) != NULL)
+    if (mc_hex_decode(hex, hexlen, k->name, hexlen / 2) != 0)
         return false;
-    k->name[hexlen / 2] = '\0';
+    k->name[hexlen / 2] = '\0'; /* names hold no NUL: a NUL in a cursor just ends its name */
     const char *id = dot + 1;
     if (strlen(id) != 24)
         return false;
