@@ -25,7 +25,8 @@
  *
  * Closing. h2o's timeouts (the client context's and every pool's) embed uv timers that
  * h2o closes with no close callback, so their memory may only be freed after the loop has
- * processed those closes: the client is torn down over two iterations of `pump`.
+ * processed those closes (at the end of the iteration that closed them): `pump` disposes
+ * of h2o's parts in one iteration and closes itself, freeing the client, in a later one.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -623,6 +624,7 @@ int mc_http_fetch(mc_http_client_t *c, const mc_http_request_t *req, mc_http_cb 
     call->state = CALL_QUEUED;
 
     unsigned timeout = req->timeout_ms != 0 ? req->timeout_ms : c->opts.default_timeout_ms;
+    uv_update_time(c->loop); /* the timeout counts from now, not from the start of this loop iteration */
     if (timeout > MC_HTTP_MAX_TIMEOUT_MS)
         timeout = MC_HTTP_MAX_TIMEOUT_MS;
     uv_timer_init(c->loop, &call->timer);
@@ -708,7 +710,10 @@ static void pump_cb(uv_timer_t *t)
             }
         h2o_timeout_dispose(c->loop, &c->io_timeout);
         c->close_stage = 2;
-        uv_timer_start(&c->pump, pump_cb, 0, 0); /* the closes above complete before this fires */
+        /* 1 ms, not 0: a zero timer started from a timer callback runs again in the same
+         * timers phase, before this iteration's close callbacks have completed the closes
+         * above; a later one runs in a later iteration, after them. */
+        uv_timer_start(&c->pump, pump_cb, 1, 0);
     } else if (c->close_stage == 2) {
         uv_close((uv_handle_t *)&c->pump, pump_closed);
     }

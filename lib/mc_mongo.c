@@ -17,6 +17,7 @@
  * the probe time one job — the first to claim `probing` — runs normally as the probe;
  * if it gets anything but UNAVAILABLE the database is up again.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,40 @@ void mc_mongo_fail(mc_mongo_t *m, mc_mongo_result_t *res, const bson_error_t *er
 
 /* --- creation ---------------------------------------------------------------------------- */
 
+/* The driver logs to stderr in its own format (and at DEBUG level chatters about every
+ * monitoring round): route its lines into our JSON log instead. Called from any thread;
+ * mc_log writes each line with one write(2). */
+static void driver_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+    mc_log_level_t l;
+    switch (level) {
+    case MONGOC_LOG_LEVEL_ERROR:
+    case MONGOC_LOG_LEVEL_CRITICAL:
+        l = MC_LOG_ERROR;
+        break;
+    case MONGOC_LOG_LEVEL_WARNING:
+        l = MC_LOG_WARN;
+        break;
+    case MONGOC_LOG_LEVEL_MESSAGE:
+    case MONGOC_LOG_LEVEL_INFO:
+        l = MC_LOG_INFO;
+        break;
+    default:
+        l = MC_LOG_DEBUG;
+        break;
+    }
+    if (strstr(message, "endSessions") != NULL) /* FerretDB 1.x lacks it; harmless at shutdown */
+        l = MC_LOG_DEBUG;
+    if (mc_log_enabled(l))
+        mc_log(l, NULL, "mongoc %s: %s", domain, message);
+}
+
+static void install_driver_log(void)
+{
+    mongoc_log_trace_disable();
+    mongoc_log_set_handler(driver_log, NULL);
+}
+
 static bool dbname_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
@@ -200,6 +235,8 @@ mc_mongo_t *mc_mongo_create(const char *uri, const char *dbname, const char *app
         return NULL;
     }
     mongoc_init(); /* once per process; later calls do nothing */
+    static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+    pthread_once(&log_once, install_driver_log);
     bson_error_t berr;
     mongoc_uri_t *u = mongoc_uri_new_with_error(uri != NULL ? uri : "", &berr);
     if (u == NULL) {

@@ -385,6 +385,7 @@ static rc_cmd_t *rc_cmd_new(rconn_t *c, mc_redis_cb cb, void *data)
 
 static void rc_cmd_link(rconn_t *c, rc_cmd_t *cmd)
 {
+    uv_update_time(c->loop); /* the timeout counts from now, not from the start of this loop iteration */
     cmd->sent_at = uv_now(c->loop);
     cmd->prev = c->tail;
     cmd->next = NULL;
