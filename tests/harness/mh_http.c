@@ -34,6 +34,16 @@ static void clear_headers(mh_response_t *res)
     res->nheaders = 0;
 }
 
+static char *memdup0(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 /* Called once per header line; a status line starts a new response (after a 100
  * Continue or a redirect), so only the final response's headers remain. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -59,8 +69,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         if (res->header_names == NULL || res->header_values == NULL)
             return 0;
     }
-    res->header_names[res->nheaders] = strndup(p, (size_t)(colon - p));
-    res->header_values[res->nheaders] = strndup(v, (size_t)(end - v));
+    res->header_names[res->nheaders] = memdup0(p, (size_t)(colon - p)); /* curl's line has no NUL */
+    res->header_values[res->nheaders] = memdup0(v, (size_t)(end - v));
     ++res->nheaders;
     return len;
 }

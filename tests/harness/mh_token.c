@@ -112,6 +112,14 @@ char *mh_token_sign(const json_t *header, const json_t *claims, const void *key,
     return tok;
 }
 
+static char *memdup0(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
 int mh_rsa_keypair(char **public_pem, char **private_pem)
 {
     EVP_PKEY *pk = EVP_RSA_gen(2048);
@@ -122,9 +130,9 @@ int mh_rsa_keypair(char **public_pem, char **private_pem)
     if (PEM_write_bio_PUBKEY(pub, pk) == 1 && PEM_write_bio_PrivateKey(priv, pk, NULL, NULL, 0, NULL, NULL) == 1) {
         char *p;
         long n = BIO_get_mem_data(pub, &p);
-        *public_pem = strndup(p, (size_t)n);
+        *public_pem = memdup0(p, (size_t)n); /* the BIO's data has no NUL */
         n = BIO_get_mem_data(priv, &p);
-        *private_pem = strndup(p, (size_t)n);
+        *private_pem = memdup0(p, (size_t)n);
         rc = 0;
     }
     BIO_free(pub);
