@@ -87,7 +87,7 @@ static struct {
     uint16_t redis_port;
     char redis_dir[PATH_MAX];
     char redis_password[128];
-    char redis_url[256];
+    char redis_url[512];
 } H = {.reaper_fd = -1};
 
 /* --- small helpers ----------------------------------------------------------------------- */
@@ -651,6 +651,27 @@ static int tcp_connect(uint16_t port, unsigned timeout_ms)
     return fd;
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* True when the part of a log written after `offset` contains needle. */
+static bool log_contains_since(const char *path, long offset, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    fseek(f, offset, SEEK_SET);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strcasestr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
 /* --- MongoDB -------------------------------------------------------------------------------------- */
 
 static bool mongo_answers(const char *uri)
@@ -707,43 +728,56 @@ int mh_mongo_start(void)
         fprintf(stderr, "harness: no ferretdb (MERCATO_FERRETDB, PATH, .tools/bin); run scripts/setup\n");
         return -1;
     }
-    if (H.ferret_port == 0) { /* first start; a restart keeps port and data */
-        H.ferret_port = mh_free_port();
-        H.ferret_debug_port = mh_free_port();
+    bool first = H.ferret_port == 0; /* a restart keeps the port and the data */
+    if (first) {
         mh_fmt(H.ferret_dir, sizeof(H.ferret_dir), "%s/ferretdb", H.root);
-        if (mkdir_p(H.ferret_dir) != 0)
-            return -1;
-        snprintf(H.mongo_uri, sizeof(H.mongo_uri), "mongodb://127.0.0.1:%u", (unsigned)H.ferret_port);
-        if ((H.ferret = proc_new(PROC_FERRETDB, "ferretdb")) == NULL)
+        if (mkdir_p(H.ferret_dir) != 0 || (H.ferret = proc_new(PROC_FERRETDB, "ferretdb")) == NULL)
             return -1;
     }
-    char listen[64], debug[64], sqlite[PATH_MAX + 16], state[PATH_MAX + 16];
-    snprintf(listen, sizeof(listen), "--listen-addr=127.0.0.1:%u", (unsigned)H.ferret_port);
-    snprintf(debug, sizeof(debug), "--debug-addr=127.0.0.1:%u", (unsigned)H.ferret_debug_port);
-    mh_fmt(sqlite, sizeof(sqlite), "--sqlite-url=file:%s/", H.ferret_dir);
-    snprintf(state, sizeof(state), "--state-dir=%s", H.ferret_dir);
-    char *argv[] = {exe, "--handler=sqlite", sqlite, listen, state, "--telemetry=disable", debug, "--log-level=WARN",
-                    NULL};
-    char **env = make_env(NULL, 0);
-    int rc = spawn(H.ferret, argv, env);
-    free_env(env);
-    if (rc != 0)
-        return -1;
-    uint64_t deadline = mh_now_ms() + 60000;
-    while (mh_now_ms() < deadline) {
-        if (!proc_alive(H.ferret)) {
-            print_file("ferretdb", H.ferret->log);
+    /* Ports come from mh_free_port and another process may take one meanwhile: when
+     * FerretDB cannot bind, try again with fresh ones (only the debug port on a restart). */
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (first) {
+            H.ferret_port = mh_free_port();
+            snprintf(H.mongo_uri, sizeof(H.mongo_uri), "mongodb://127.0.0.1:%u", (unsigned)H.ferret_port);
+        }
+        H.ferret_debug_port = mh_free_port();
+        char listen[64], debug[64], sqlite[PATH_MAX + 16], state[PATH_MAX + 16];
+        snprintf(listen, sizeof(listen), "--listen-addr=127.0.0.1:%u", (unsigned)H.ferret_port);
+        snprintf(debug, sizeof(debug), "--debug-addr=127.0.0.1:%u", (unsigned)H.ferret_debug_port);
+        mh_fmt(sqlite, sizeof(sqlite), "--sqlite-url=file:%s/", H.ferret_dir);
+        snprintf(state, sizeof(state), "--state-dir=%s", H.ferret_dir);
+        char *argv[] = {exe, "--handler=sqlite", sqlite, listen, state, "--telemetry=disable", debug, "--log-level=WARN",
+                        NULL};
+        char **env = make_env(NULL, 0);
+        long log_offset = file_size(H.ferret->log);
+        int rc = spawn(H.ferret, argv, env);
+        free_env(env);
+        if (rc != 0)
             return -1;
+        uint64_t deadline = mh_now_ms() + 60000;
+        bool died = false;
+        while (mh_now_ms() < deadline) {
+            if (!proc_alive(H.ferret)) {
+                died = true;
+                break;
+            }
+            int fd = tcp_connect(H.ferret_port, 500);
+            if (fd >= 0) {
+                close(fd);
+                if (mongo_answers(H.mongo_uri))
+                    return 0;
+            }
+            mh_sleep_ms(50);
         }
-        int fd = tcp_connect(H.ferret_port, 500);
-        if (fd >= 0) {
-            close(fd);
-            if (mongo_answers(H.mongo_uri))
-                return 0;
+        if (died && log_contains_since(H.ferret->log, log_offset, "address already in use"))
+            continue;
+        if (!died) {
+            fprintf(stderr, "harness: ferretdb did not answer within 60 s\n");
+            stop_proc(H.ferret, SIGKILL, 5000);
         }
-        mh_sleep_ms(50);
+        break;
     }
-    fprintf(stderr, "harness: ferretdb did not answer within 60 s\n");
     print_file("ferretdb", H.ferret->log);
     return -1;
 }
@@ -818,72 +852,81 @@ static bool redis_answers(void)
     return ok;
 }
 
+/* Percent-encodes everything but unreserved characters (for the password in a URL). */
+static void url_encode(const char *in, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *in != '\0' && o + 4 < outlen; ++in) {
+        unsigned char c = (unsigned char)*in;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c) != NULL) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
 int mh_redis_start_with_password(const char *password)
 {
     if (mh_init() != 0)
         return -1;
     if (H.redis != NULL && H.redis->pid > 0)
         return 0;
-    if (H.redis_port == 0) {
-        H.redis_port = mh_free_port();
-        mh_fmt(H.redis_dir, sizeof(H.redis_dir), "%s/redis", H.root);
-        if (mkdir_p(H.redis_dir) != 0)
-            return -1;
-        if (password != NULL)
-            snprintf(H.redis_password, sizeof(H.redis_password), "%s", password);
-        if (H.redis_password[0] != '\0')
-            snprintf(H.redis_url, sizeof(H.redis_url), "redis://:%s@127.0.0.1:%u/0", H.redis_password,
-                     (unsigned)H.redis_port);
-        else
-            snprintf(H.redis_url, sizeof(H.redis_url), "redis://127.0.0.1:%u/0", (unsigned)H.redis_port);
-        if ((H.redis = proc_new(PROC_REDIS, "redis")) == NULL)
-            return -1;
-    }
     char exe[PATH_MAX];
     if (!find_exe("redis-server", exe, sizeof(exe))) {
         fprintf(stderr, "harness: redis-server not found on the PATH\n");
         return -1;
     }
-    char port[16];
-    snprintf(port, sizeof(port), "%u", (unsigned)H.redis_port);
-    char *argv[20];
-    int a = 0;
-    argv[a++] = exe;
-    argv[a++] = "--port";
-    argv[a++] = port;
-    argv[a++] = "--bind";
-    argv[a++] = "127.0.0.1";
-    argv[a++] = "--save";
-    argv[a++] = "";
-    argv[a++] = "--appendonly";
-    argv[a++] = "no";
-    argv[a++] = "--dir";
-    argv[a++] = H.redis_dir;
-    argv[a++] = "--daemonize";
-    argv[a++] = "no";
-    argv[a++] = "--enable-debug-command";
-    argv[a++] = "local";
-    if (H.redis_password[0] != '\0') {
-        argv[a++] = "--requirepass";
-        argv[a++] = H.redis_password;
-    }
-    argv[a] = NULL;
-    char **env = make_env(NULL, 0);
-    int rc = spawn(H.redis, argv, env);
-    free_env(env);
-    if (rc != 0)
-        return -1;
-    uint64_t deadline = mh_now_ms() + 20000;
-    while (mh_now_ms() < deadline) {
-        if (!proc_alive(H.redis)) {
-            print_file("redis", H.redis->log);
+    bool first = H.redis_port == 0; /* a restart keeps the port */
+    if (first) {
+        mh_fmt(H.redis_dir, sizeof(H.redis_dir), "%s/redis", H.root);
+        if (mkdir_p(H.redis_dir) != 0 || (H.redis = proc_new(PROC_REDIS, "redis")) == NULL)
             return -1;
-        }
-        if (redis_answers())
-            return 0;
-        mh_sleep_ms(20);
+        if (password != NULL)
+            snprintf(H.redis_password, sizeof(H.redis_password), "%s", password);
     }
-    fprintf(stderr, "harness: redis-server did not answer within 20 s\n");
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (first) {
+            H.redis_port = mh_free_port();
+            char enc[3 * sizeof(H.redis_password)];
+            url_encode(H.redis_password, enc, sizeof(enc));
+            snprintf(H.redis_url, sizeof(H.redis_url), "redis://%s%s%s127.0.0.1:%u/0", enc[0] != '\0' ? ":" : "", enc,
+                     enc[0] != '\0' ? "@" : "", (unsigned)H.redis_port);
+        }
+        char port[16];
+        snprintf(port, sizeof(port), "%u", (unsigned)H.redis_port);
+        char *argv[] = {exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                        H.redis_dir, "--daemonize", "no", "--enable-debug-command", "local",
+                        H.redis_password[0] != '\0' ? "--requirepass" : NULL, H.redis_password, NULL};
+        char **env = make_env(NULL, 0);
+        long log_offset = file_size(H.redis->log);
+        int rc = spawn(H.redis, argv, env);
+        free_env(env);
+        if (rc != 0)
+            return -1;
+        uint64_t deadline = mh_now_ms() + 20000;
+        bool died = false;
+        while (mh_now_ms() < deadline) {
+            if (!proc_alive(H.redis)) {
+                died = true;
+                break;
+            }
+            if (redis_answers())
+                return 0;
+            mh_sleep_ms(20);
+        }
+        if (died && first && log_contains_since(H.redis->log, log_offset, "address already in use"))
+            continue;
+        if (!died) {
+            fprintf(stderr, "harness: redis-server did not answer within 20 s\n");
+            stop_proc(H.redis, SIGKILL, 5000);
+        }
+        break;
+    }
     print_file("redis", H.redis->log);
     return -1;
 }
@@ -1019,7 +1062,7 @@ mh_service_t *mh_service_start(const char *binary, const mh_service_opts_t *opts
     s->proc->valgrind = vg;
 
     /* environment */
-    char e_port[32], e_mongo[600], e_db[128], e_redis[300], e_secret[128], e_level[64];
+    char e_port[32], e_mongo[600], e_db[128], e_redis[540], e_secret[128], e_level[64];
     snprintf(e_port, sizeof(e_port), "PORT=%u", (unsigned)s->port);
     snprintf(e_secret, sizeof(e_secret), "JWT_SECRET=%s", MH_JWT_SECRET);
     const char *lvl = getenv("MERCATO_HARNESS_LOG_LEVEL");

@@ -87,6 +87,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (M == NULL) /* setup failed before the loop existed */
+        return 0;
     int rc = lu_finish(&loop);
     mc_mongo_destroy(M);
     return rc;

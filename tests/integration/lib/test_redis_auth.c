@@ -64,6 +64,14 @@ static void authenticates_and_selects_the_database(void **state)
     assert_non_null(in0);
     assert_string_equal(in0, "0");
     mc_redis_close(r, NULL, NULL);
+
+    /* the harness's own URL (what services get) encodes the password correctly */
+    obs_t o2 = {0};
+    opts.data = &o2;
+    r = mc_redis_create(&loop, mh_redis_url(), &opts, NULL, 0);
+    assert_non_null(r);
+    assert_true(lu_run_until(&loop, lu_flag, &o2.up, 10000));
+    mc_redis_close(r, NULL, NULL);
     assert_int_equal(lu_finish(&loop), 0);
 }
 
