@@ -142,12 +142,10 @@ static int test_teardown(void **state)
 
 static int setup(void **state)
 {
+    uv_loop_init(&loop);
     mh_service_opts_t opts = {.valgrind = -1};
     fixture = mh_service_start(MC_TEST_DIR "/http_fixture.py", &opts);
-    if (fixture == NULL)
-        return -1;
-    uv_loop_init(&loop);
-    return 0;
+    return fixture != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
