@@ -295,7 +295,7 @@ static void times_out_a_server_that_never_answers(void **state)
     result_t r = fetch(c, &req);
     assert_string_equal(r.err, "timeout");
     assert_int_equal(r.status, 0);
-    assert_true(mh_now_ms() - t0 >= 300); /* not before its time */
+    assert_true(mh_now_ms() - t0 + 2 >= 300); /* not before its time (give or take the clocks' ms) */
     result_free(&r);
     /* the timed-out connection is not put back into the pool */
     r = get(c, "/health");
