@@ -121,7 +121,7 @@ static int parse_url(const char *url, mc_http_url_t *out)
     size_t len = url != NULL ? strnlen(url, MC_HTTP_MAX_URL + 1) : 0;
     if (len == 0 || len > MC_HTTP_MAX_URL || strncasecmp(url, "http://", 7) != 0)
         return -1;
-    const char *p = url + 7, *end = url + len;
+    const char *p = url + 7;
     const char *auth_end = p + strcspn(p, "/?#");
     if (memchr(p, '@', (size_t)(auth_end - p)) != NULL) /* no userinfo */
         return -1;
@@ -174,12 +174,12 @@ static int parse_url(const char *url, mc_http_url_t *out)
     for (const char *q = auth_end; q < path_end; ++q)
         if ((unsigned char)*q <= 0x20 || *q == 0x7f) /* must already be percent-encoded */
             return -1;
-    (void)end;
     out->path = auth_end;
     out->path_len = (size_t)(path_end - auth_end);
     return 0;
 }
 
+/* An HTTP token (method, header name) of 1..max characters (RFC 9110 5.6.2). */
 static bool is_token(const char *s, size_t max)
 {
     size_t n = s != NULL ? strnlen(s, max + 1) : 0;
@@ -193,6 +193,7 @@ static bool is_token(const char *s, size_t max)
     return true;
 }
 
+/* A header value that cannot end the header early (no CR or LF). */
 static bool is_header_value(const char *s)
 {
     if (s == NULL)
@@ -259,6 +260,7 @@ static int build_head(mc_buf_t *b, const mc_http_request_t *req, const mc_http_u
 
 static void pump_cb(uv_timer_t *t);
 
+/* Makes `pump` run on the next loop iteration (start waiting calls, or close). */
 static void kick(mc_http_client_t *c)
 {
     if (!uv_is_active((uv_handle_t *)&c->pump))
@@ -293,6 +295,7 @@ mc_http_client_t *mc_http_client_create(uv_loop_t *loop, const mc_http_client_op
     return c;
 }
 
+/* The origin of host:port, created on first use (never freed before the client). */
 static mc_http_origin_t *origin_get(mc_http_client_t *c, const mc_http_url_t *u)
 {
     for (mc_http_origin_t *o = c->origins; o != NULL; o = o->next)
@@ -312,6 +315,7 @@ static mc_http_origin_t *origin_get(mc_http_client_t *c, const mc_http_url_t *u)
     return o;
 }
 
+/* The origin's address is known: its keep-alive pool can exist. */
 static void origin_init_pool(mc_http_origin_t *o, const struct sockaddr *sa, socklen_t salen)
 {
     h2o_socketpool_init_by_address(&o->pool, (struct sockaddr *)sa, salen, 0, o->c->opts.pool_capacity);
@@ -323,6 +327,7 @@ static void origin_init_pool(mc_http_origin_t *o, const struct sockaddr *sa, soc
 static void maybe_free_client(mc_http_client_t *c);
 static void finish(mc_http_call_t *call, const char *err);
 
+/* The thread pool's answer for an origin's name; waiting calls start (or fail) with it. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     mc_http_origin_t *o = req->data;
@@ -400,6 +405,7 @@ static void origin_resolve(mc_http_origin_t *o)
 
 /* --- one call --------------------------------------------------------------------------- */
 
+/* A call is freed in its timer's close callback: the last thing it owns. */
 static void call_timer_closed(uv_handle_t *h)
 {
     mc_http_call_t *call = h->data;
@@ -413,6 +419,7 @@ static void call_timer_closed(uv_handle_t *h)
     maybe_free_client(c);
 }
 
+/* Takes a call that never started out of its origin's queue. */
 static void unqueue(mc_http_call_t *call)
 {
     mc_http_origin_t *o = call->o;
@@ -481,6 +488,9 @@ static const char *map_error(const char *errstr)
     return "connection closed";
 }
 
+/* h2o's body callback: take everything h2o has buffered (it decoded chunks in place and
+ * cut off anything past Content-Length), within the cap. Returning -1 makes h2o close the
+ * connection instead of returning it to the pool. */
 static int on_body(h2o_http1client_t *client, const char *errstr)
 {
     mc_http_call_t *call = client->data;
@@ -502,6 +512,8 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     return 0;
 }
 
+/* h2o's head callback (2.2.5's signature, with rlen): keep status and headers; refuse a
+ * declared length over the cap before reading any of the body. */
 static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
                                        h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
 {
@@ -553,6 +565,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     return on_body;
 }
 
+/* h2o's connect callback: a socket (new or pooled) is ready; hand over the request. */
 static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs,
                                           size_t *reqbufcnt, int *method_is_head)
 {
@@ -567,6 +580,8 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     return on_head;
 }
 
+/* The whole-call deadline: wherever the call is, it ends now. Outside any h2o callback,
+ * so cancelling the h2o client here is safe. */
 static void call_timeout(uv_timer_t *t)
 {
     mc_http_call_t *call = t->data;
@@ -686,6 +701,7 @@ static void start_calls(mc_http_client_t *c)
     }
 }
 
+/* The last stage of closing. */
 static void pump_closed(uv_handle_t *h)
 {
     mc_http_client_t *c = h->data;
@@ -694,6 +710,7 @@ static void pump_closed(uv_handle_t *h)
     maybe_free_client(c);
 }
 
+/* Starts waiting calls; while closing, runs the two tear-down stages (see the top). */
 static void pump_cb(uv_timer_t *t)
 {
     mc_http_client_t *c = t->data;
@@ -719,6 +736,7 @@ static void pump_cb(uv_timer_t *t)
     }
 }
 
+/* Frees a closing client once the pump is closed and every call and look-up is gone. */
 static void maybe_free_client(mc_http_client_t *c)
 {
     if (!c->closing || c->close_stage != 3 || c->live != 0)

@@ -255,6 +255,8 @@ static void rc_conn_timer_cb(uv_timer_t *t);
 static void rc_cmd_timer_cb(uv_timer_t *t);
 static void rc_handshake_cb(rc_cmd_t *cmd, redisReply *reply, const char *err);
 
+/* Frees a closing connection once its last handle and request are gone; the owner's
+ * on_closed runs last, when nothing of the connection remains. */
 static void rc_maybe_free(rconn_t *c)
 {
     if (c->state != RC_CLOSING || c->live != 0)
@@ -273,6 +275,7 @@ static void rc_maybe_free(rconn_t *c)
         cb(data);
 }
 
+/* Close callback of the two timers. */
 static void rc_handle_closed(uv_handle_t *h)
 {
     rconn_t *c = h->data;
@@ -280,6 +283,8 @@ static void rc_handle_closed(uv_handle_t *h)
     rc_maybe_free(c);
 }
 
+/* Reports an up/down transition to the owner; logs "connected" only for the first
+ * connection and after a logged loss, so a flapping Redis does not flood the log. */
 static void rc_set_state_up(rconn_t *c, bool up)
 {
     if (up) {
@@ -316,6 +321,7 @@ static void rc_poll_cb(uv_poll_t *handle, int status, int events)
         redisAsyncHandleWrite(p->context);
 }
 
+/* The four hooks below are the adapter's, with rc_poll_cb as the poll callback. */
 static void rc_ev_update(redisLibuvEvents *p)
 {
     if (p->events != 0)
@@ -352,6 +358,8 @@ static void rc_ev_del_write(void *privdata)
     rc_ev_update(p);
 }
 
+/* Close callback of a context's poll handle: the adapter's struct is freed here, not in
+ * the adapter's own callback, so that the connection knows when it is gone. */
 static void rc_poll_closed(uv_handle_t *h)
 {
     rconn_t *c = h->data;
@@ -372,6 +380,7 @@ static void rc_ev_cleanup(void *privdata)
 
 /* --- pending commands ---------------------------------------------------------------- */
 
+/* A record for a command about to be sent (freed after its reply or failure). */
 static rc_cmd_t *rc_cmd_new(rconn_t *c, mc_redis_cb cb, void *data)
 {
     rc_cmd_t *cmd = calloc(1, sizeof(*cmd));
@@ -383,6 +392,7 @@ static rc_cmd_t *rc_cmd_new(rconn_t *c, mc_redis_cb cb, void *data)
     return cmd;
 }
 
+/* Appends a sent command to `pending`; the first one arms the command timer. */
 static void rc_cmd_link(rconn_t *c, rc_cmd_t *cmd)
 {
     uv_update_time(c->loop); /* the timeout counts from now, not from the start of this loop iteration */
@@ -398,6 +408,7 @@ static void rc_cmd_link(rconn_t *c, rc_cmd_t *cmd)
         rc_arm_cmd_timer(c);
 }
 
+/* Removes a command from `pending` (its reply came or the connection failed it). */
 static void rc_cmd_unlink(rconn_t *c, rc_cmd_t *cmd)
 {
     if (cmd->prev != NULL)
@@ -446,6 +457,8 @@ static void rc_arm_cmd_timer(rconn_t *c)
     uv_timer_start(&c->cmd_timer, rc_cmd_timer_cb, deadline > now ? deadline - now : 0, 0);
 }
 
+/* The oldest command (or subscription) got no reply in time: Redis is stuck or the
+ * network is, and waiting longer only queues more callers behind it. */
 static void rc_cmd_timer_cb(uv_timer_t *t)
 {
     rconn_t *c = t->data;
@@ -515,6 +528,8 @@ static void rc_drop(rconn_t *c, const char *reason)
         rc_set_state_up(c, false);
 }
 
+/* hiredis' connect callback: on success start the handshake, on failure (the context is
+ * freed by hiredis when this returns) schedule the next attempt. */
 static void rc_on_connect(const redisAsyncContext *ac, int status)
 {
     rconn_t *c = ac->data;
@@ -570,6 +585,9 @@ fail_later:
     uv_timer_start(&c->conn_timer, rc_conn_timer_cb, 0, 0);
 }
 
+/* Replies of AUTH, SELECT and PING. Any error reply drops the connection (a wrong
+ * password or database is a configuration error: logged, retried with the backoff); the
+ * PING reply makes the connection up. */
 static void rc_handshake_cb(rc_cmd_t *cmd, redisReply *reply, const char *err)
 {
     rconn_t *c = cmd->c;
@@ -592,6 +610,8 @@ static void rc_handshake_cb(rc_cmd_t *cmd, redisReply *reply, const char *err)
     rc_set_state_up(c, true);
 }
 
+/* hiredis' disconnect callback for a connection that was up: the server closed it or a
+ * read/write failed. Not called for contexts we freed ourselves (they are stale). */
 static void rc_on_disconnect(const redisAsyncContext *ac, int status)
 {
     rconn_t *c = ac->data;
@@ -612,6 +632,7 @@ static void rc_on_disconnect(const redisAsyncContext *ac, int status)
         rc_set_state_up(c, false);
 }
 
+/* Connects hiredis to the resolved address and attaches it to the loop with our hooks. */
 static void rc_connect_addr(rconn_t *c)
 {
     redisAsyncContext *ac = redisAsyncConnect(c->ip, c->url.port);
@@ -646,6 +667,7 @@ static void rc_connect_addr(rconn_t *c)
     redisAsyncSetDisconnectCallback(ac, rc_on_disconnect);
 }
 
+/* The thread pool's answer for a host name; stale when the attempt timed out meanwhile. */
 static void rc_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     rconn_t *c = req->data;
@@ -715,6 +737,8 @@ static void rc_connect_start(rconn_t *c)
     ++c->live;
 }
 
+/* One timer, two meanings by state: the backoff ended (DOWN), or the attempt took longer
+ * than the connect timeout (RESOLVING, CONNECTING, HANDSHAKE). */
 static void rc_conn_timer_cb(uv_timer_t *t)
 {
     rconn_t *c = t->data;
@@ -740,6 +764,7 @@ static void rc_conn_timer_cb(uv_timer_t *t)
     }
 }
 
+/* Shared constructor of both connection kinds (size: the outer struct). */
 static rconn_t *rc_create(size_t size, uv_loop_t *loop, const char *url, const mc_redis_opts_t *opts, bool is_sub, char *err,
                           size_t errlen)
 {
@@ -779,6 +804,7 @@ static rconn_t *rc_create(size_t size, uv_loop_t *loop, const char *url, const m
     return c;
 }
 
+/* Shared close: timers and look-up first, then the context (failing its commands). */
 static void rc_close(rconn_t *c, void (*on_closed)(void *), void *data)
 {
     if (c->state == RC_CLOSING)
@@ -886,6 +912,8 @@ typedef struct rc_eval {
     char numkeys[16];
 } rc_eval_t;
 
+/* The EVALSHA reply: NOSCRIPT becomes one EVAL with the source, anything else goes to
+ * the caller as it is. */
 static void rc_on_evalsha(rc_cmd_t *cmd, redisReply *reply, const char *err)
 {
     rc_eval_t *e = cmd->internal_data;
@@ -956,6 +984,7 @@ int mc_redis_eval(mc_redis_t *r, const mc_redis_script_t *s, mc_redis_cb cb, voi
 
 /* --- pub/sub -------------------------------------------------------------------------------- */
 
+/* The subscription sets: channels and patterns kept across reconnects. */
 static bool names_find(const rc_names_t *s, const char *name, size_t len, size_t *idx)
 {
     for (size_t i = 0; i < s->n; ++i) {
@@ -1064,6 +1093,7 @@ done:
     return rc;
 }
 
+/* After every (re)connect of a pub/sub connection: the whole set at once. */
 static void rc_resubscribe(rconn_t *c)
 {
     if (rc_sub_send(c, "SUBSCRIBE", c->channels.v, c->channels.n) != 0 ||
@@ -1082,6 +1112,7 @@ mc_redis_sub_t *mc_redis_sub_create(uv_loop_t *loop, const char *url, mc_redis_m
     return s;
 }
 
+/* Remembers a channel or pattern and subscribes now when connected. */
 static int rc_sub_add(mc_redis_sub_t *s, rc_names_t *set, const char *verb, const char *name)
 {
     rconn_t *c = &s->c;
