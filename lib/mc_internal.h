@@ -124,6 +124,7 @@ struct mc_req {
     size_t nhdrs;
     mc_hdr_t hdrs[MC_MAX_RESPONSE_HEADERS];
     mc_free_cb_t *on_free;
+    void *data;
     char peer[64];
 };
 

@@ -96,6 +96,16 @@ char *mc_req_strndup(mc_req_t *req, const char *s, size_t len)
     return p;
 }
 
+void mc_req_set_data(mc_req_t *req, void *data)
+{
+    req->data = data;
+}
+
+void *mc_req_data(const mc_req_t *req)
+{
+    return req->data;
+}
+
 void mc_req_on_free(mc_req_t *req, void (*cb)(void *), void *arg)
 {
     mc_free_cb_t *f = h2o_mem_alloc_pool(&req->pool, sizeof(*f));

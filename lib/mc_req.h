@@ -37,6 +37,10 @@ bool mc_req_gone(const mc_req_t *req);
 /* Request-scoped memory, zeroed, freed with the request. Never NULL (aborts on OOM). */
 void *mc_req_alloc(mc_req_t *req, size_t size);
 char *mc_req_strndup(mc_req_t *req, const char *s, size_t len);
+/* One pointer of the handler's own state for the request (e.g. parsed parameters that
+ * an asynchronous continuation needs). */
+void mc_req_set_data(mc_req_t *req, void *data);
+void *mc_req_data(const mc_req_t *req);
 /* Registers a callback run when the request is freed (after the answer and every
  * release). For jansson values and other resources tied to the request. */
 void mc_req_on_free(mc_req_t *req, void (*cb)(void *), void *arg);

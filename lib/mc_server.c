@@ -355,6 +355,17 @@ Error:
     return -1;
 }
 
+static void on_redis_state(mc_redis_t *r, bool up, void *data)
+{
+    mc_worker_t *w = data;
+    if (up)
+        mc_log_info("worker %u: Redis connected", w->index);
+    else
+        mc_log_warn("worker %u: Redis connection lost; serving without it", w->index);
+    if (w->srv->opts.redis_state != NULL)
+        w->srv->opts.redis_state(w, up);
+}
+
 static void worker_main(void *arg)
 {
     mc_worker_t *w = arg;
@@ -373,7 +384,8 @@ static void worker_main(void *arg)
     w->start_status = worker_listen(w);
     if (w->start_status == 0 && srv->opts.use_redis) {
         char err[256];
-        w->redis = mc_redis_create(&w->loop, srv->opts.cfg->redis_url, NULL, err, sizeof(err));
+        mc_redis_opts_t ropts = {.on_state = on_redis_state, .data = w};
+        w->redis = mc_redis_create(&w->loop, srv->opts.cfg->redis_url, &ropts, err, sizeof(err));
         if (w->redis == NULL) {
             mc_log_error("REDIS_URL: %s", err);
             w->start_status = -1;

@@ -57,6 +57,9 @@ typedef struct mc_server_opts {
     /* On each worker's thread at shutdown, after the last request ended. May start
      * asynchronous closes: the loop runs until every handle is closed. */
     void (*worker_dispose)(mc_worker_t *w);
+    /* On a worker's loop whenever its Redis connection comes up or goes down (may be
+     * NULL). */
+    void (*redis_state)(mc_worker_t *w, bool up);
     /* Once, on the main thread, after every worker stopped. */
     void (*dispose)(mc_server_t *srv);
     void *data; /* the service's own global state */

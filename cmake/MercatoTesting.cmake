@@ -1,0 +1,35 @@
+# mercato_unit_tests(<dir> [LIBS …] [SOURCES …]): one cmocka executable per test_*.c in
+# <dir>, registered with ctest under the label `unit` as unit/<area>/<name>.
+function(mercato_unit_tests area)
+  cmake_parse_arguments(A "" "" "LIBS;SOURCES;INCLUDES" ${ARGN})
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.c)
+  foreach(t ${tests})
+    get_filename_component(name ${t} NAME_WE)
+    string(REPLACE "/" "_" tgt "unit_${area}_${name}")
+    add_executable(${tgt} ${t} ${A_SOURCES})
+    target_link_libraries(${tgt} PRIVATE ${A_LIBS} PkgConfig::CMOCKA)
+    target_include_directories(${tgt} PRIVATE ${A_INCLUDES})
+    mercato_strict(${tgt})
+    add_test(NAME unit/${area}/${name} COMMAND ${tgt})
+    set_tests_properties(unit/${area}/${name} PROPERTIES LABELS unit TIMEOUT 120)
+  endforeach()
+endfunction()
+
+# mercato_integration_test(<name> SOURCES … [DEPENDS targets…] [LABELS …] [TIMEOUT s]):
+# a test program linking the harness, registered as integration/<name>. DEPENDS names the
+# binaries it starts, so building the test builds them.
+function(mercato_integration_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPENDS;LABELS" ${ARGN})
+  string(REPLACE "/" "_" tgt "integration_${name}")
+  add_executable(${tgt} ${A_SOURCES})
+  target_link_libraries(${tgt} PRIVATE mercato_harness)
+  mercato_strict(${tgt})
+  if(A_DEPENDS)
+    add_dependencies(${tgt} ${A_DEPENDS})
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 600)
+  endif()
+  add_test(NAME integration/${name} COMMAND ${tgt})
+  set_tests_properties(integration/${name} PROPERTIES LABELS "integration;${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+endfunction()
