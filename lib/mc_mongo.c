@@ -141,6 +141,12 @@ static mc_err_t classify_error(const bson_error_t *e)
                         e->domain == MONGOC_ERROR_INSERT;
     if (write_domain && (e->code == 11000 || e->code == 11001 || e->code == 12582))
         return MC_ERR_CONFLICT; /* duplicate key (12582: the same through a write concern) */
+    /* FerretDB 1.24 reports a unique-index violation by an update (not by an insert) as
+     * InternalError (1) carrying its backend's message. */
+    if (e->domain == MONGOC_ERROR_SERVER && e->code == 1 &&
+        (strstr(e->message, "UNIQUE constraint failed") != NULL ||
+         strstr(e->message, "duplicate key value violates unique constraint") != NULL))
+        return MC_ERR_CONFLICT;
     if (!from_server)
         return MC_ERR_INTERNAL;
     switch (e->code) {

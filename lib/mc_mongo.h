@@ -59,7 +59,9 @@ int mc_mongo_submit(mc_mongo_t *m, uv_loop_t *loop, mc_mongo_work_cb work, mc_mo
 typedef void (*mc_mongo_req_done_cb)(mc_req_t *req, void *arg, const mc_mongo_result_t *res);
 int mc_mongo_submit_req(mc_req_t *req, mc_mongo_work_cb work, mc_mongo_req_done_cb done, void *arg);
 
-/* Maps a driver error: duplicate key (11000, 11001) → MC_ERR_CONFLICT; server selection,
+/* Maps a driver error: duplicate key (11000, 11001, 12582, and FerretDB 1.x's
+ * InternalError for an update that breaks a unique index) → MC_ERR_CONFLICT — compare
+ * with this, not with the code 11000, which FerretDB does not always send; server selection,
  * socket, connection, timeouts → MC_ERR_UNAVAILABLE; the rest → MC_ERR_INTERNAL. Also
  * notes the database as down for the fail-fast logic when it is UNAVAILABLE. */
 mc_err_t mc_mongo_classify(mc_mongo_t *m, const bson_error_t *err);

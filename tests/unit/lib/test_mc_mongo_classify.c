@@ -28,6 +28,15 @@ static void duplicate_keys_are_conflicts(void **state)
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_CONFLICT);
     e = E(MONGOC_ERROR_COLLECTION, MONGOC_ERROR_DUPLICATE_KEY);
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_CONFLICT);
+    /* FerretDB 1.24: an update that breaks a unique index comes back as InternalError */
+    bson_set_error(&e, MONGOC_ERROR_SERVER, 1,
+                   "[msg_update.go:133 handler.(*Handler).updateDocument] constraint failed: UNIQUE constraint failed: "
+                   "index 'users_5e7cc513_email_unique' (2067)");
+    assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_CONFLICT);
+    bson_set_error(&e, MONGOC_ERROR_SERVER, 1, "ERROR: duplicate key value violates unique constraint \"x\"");
+    assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_CONFLICT);
+    bson_set_error(&e, MONGOC_ERROR_SERVER, 1, "some other internal error");
+    assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_INTERNAL);
     /* the same number in a client-side domain means something else */
     e = E(MONGOC_ERROR_BSON, 11000);
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_INTERNAL);
