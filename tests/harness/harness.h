@@ -222,10 +222,12 @@ char *mh_token_at(const char *sub, const char *role, int64_t now_s);
 /* Forging. mh_claims gives the claims of a valid token (iss, aud, sub, role, typ, jti,
  * iat, nbf, exp) as a new object to modify; mh_token_sign signs header and claims as
  * given: alg "HS256" (HMAC with key, or the test secret when key is NULL), "RS256"
- * (key: a private key PEM), anything else (e.g. "none") gets an empty signature. header
- * may be NULL ({"alg":"HS256","typ":"JWT"}). Returns a malloc'd compact token. */
+ * (key: a private key PEM), anything else (e.g. "none") gets an empty signature. The
+ * header's reference is stolen (so json_pack(…) can be written inline); NULL means
+ * {"alg":"HS256","typ":"JWT"}. The claims are only borrowed. Returns a malloc'd compact
+ * token. */
 json_t *mh_claims(const char *sub, const char *role, int64_t now_s);
-char *mh_token_sign(const json_t *header, const json_t *claims, const void *key, size_t keylen);
+char *mh_token_sign(json_t *header, const json_t *claims, const void *key, size_t keylen);
 /* The same from raw JSON texts (duplicate keys, odd types…). */
 char *mh_token_sign_raw(const char *header_json, const char *claims_json, const char *alg, const void *key,
                         size_t keylen);

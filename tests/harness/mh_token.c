@@ -98,17 +98,16 @@ char *mh_token_sign_raw(const char *header_json, const char *claims_json, const 
     return tok;
 }
 
-char *mh_token_sign(const json_t *header, const json_t *claims, const void *key, size_t keylen)
+char *mh_token_sign(json_t *header, const json_t *claims, const void *key, size_t keylen)
 {
-    json_t *def = NULL;
     if (header == NULL)
-        header = def = json_pack("{s:s, s:s}", "alg", "HS256", "typ", "JWT");
+        header = json_pack("{s:s, s:s}", "alg", "HS256", "typ", "JWT");
     const char *alg = json_string_value(json_object_get(header, "alg"));
     char *h = json_dumps(header, JSON_COMPACT), *c = json_dumps(claims, JSON_COMPACT);
     char *tok = mh_token_sign_raw(h, c, alg, key, keylen);
     free(h);
     free(c);
-    json_decref(def);
+    json_decref(header);
     return tok;
 }
 

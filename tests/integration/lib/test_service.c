@@ -78,7 +78,7 @@ static void tokens_are_checked(void **state)
     /* forged: alg none, another key, expired, wrong audience */
     json_t *claims = mh_claims(MH_TEST_USER_ID, "admin", mc_now_ms() / 1000);
     json_t *none = json_pack("{s:s}", "alg", "none");
-    char *t1 = mh_token_sign(none, claims, NULL, 0);
+    char *t1 = mh_token_sign(none, claims, NULL, 0); /* steals none */
     const char *other = "not-the-service-secret-but-long-enough-1234";
     char *t2 = mh_token_sign(NULL, claims, other, strlen(other));
     char *t3 = mh_token_at(MH_TEST_USER_ID, "admin", mc_now_ms() / 1000 - 3600);
@@ -95,7 +95,6 @@ static void tokens_are_checked(void **state)
     free(t2);
     free(t3);
     free(t4);
-    json_decref(none);
     json_decref(claims);
 }
 

@@ -105,7 +105,7 @@ static void refuses_alg_none(void **state)
     mc_jwt_t *j = hs();
     json_t *hdr = json_pack("{s:s, s:s}", "alg", "none", "typ", "JWT");
     json_t *claims = mh_claims(SUB, "admin", NOW);
-    char *tok = mh_token_sign(hdr, claims, NULL, 0); /* "header.payload." */
+    char *tok = mh_token_sign(json_incref(hdr), claims, NULL, 0); /* "header.payload." */
     assert_int_equal(tok[strlen(tok) - 1], '.');
     assert_string_equal(verify_at(j, tok, NOW), "wrong algorithm");
     /* the same with a signature glued on */
@@ -170,9 +170,9 @@ static void refuses_hs256_signed_with_the_rsa_public_key(void **state)
     char *pub2, *priv2;
     assert_int_equal(mh_rsa_keypair(&pub2, &priv2), 0);
     json_t *rs = json_pack("{s:s, s:s}", "alg", "RS256", "typ", "JWT");
-    char *other = mh_token_sign(rs, claims, priv2, strlen(priv2));
+    char *other = mh_token_sign(json_incref(rs), claims, priv2, strlen(priv2));
     assert_string_equal(verify_at(j, other, NOW), "bad signature");
-    char *mine = mh_token_sign(rs, claims, priv, strlen(priv));
+    char *mine = mh_token_sign(json_incref(rs), claims, priv, strlen(priv));
     assert_null(verify_at(j, mine, NOW));
 
     /* a verify-only instance cannot sign */
