@@ -27,7 +27,7 @@
  *   static mh_service_t *svc;
  *   static int setup(void **state) {
  *       if (mh_mongo_start() != 0 || mh_redis_start() != 0) return -1;
- *       svc = mh_service_start("category", &(mh_service_opts_t){.wait_ready = true});
+ *       svc = mh_service_start("mercato-category", &(mh_service_opts_t){.wait_ready = true});
  *       return svc != NULL ? 0 : -1;
  *   }
  *   static int teardown(void **state) {

@@ -222,6 +222,26 @@ static void command_timeout_with_sigstop(void **state)
     close_and_finish(&loop, r);
 }
 
+/* The connect timeout covers the whole attempt, handshake included: against a frozen
+ * Redis each attempt ends after CONNECT_MS (not after the much longer command timeout),
+ * so the connection is back soon after Redis resumes. */
+static void connect_timeout_covers_the_handshake(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    assert_int_equal(mh_redis_pause(), 0);
+    obs_t o = {0};
+    mc_redis_opts_t opts = {.connect_timeout_ms = 200, .command_timeout_ms = 20000, .on_state = on_state, .data = &o};
+    mc_redis_t *r = mc_redis_create(&loop, mh_redis_url(), &opts, NULL, 0);
+    assert_non_null(r);
+    lu_run_for(&loop, 700); /* a few attempts, each stuck in its handshake */
+    assert_false(mc_redis_up(r));
+    assert_int_equal(mh_redis_resume(), 0);
+    assert_true(lu_run_until(&loop, lu_flag, &o.up, 10000)); /* well before 20 s */
+    mc_redis_close(r, NULL, NULL);
+    assert_int_equal(lu_finish(&loop), 0);
+}
+
 static void reconnects_after_restart(void **state)
 {
     uv_loop_t loop;
@@ -479,6 +499,7 @@ int main(void)
         cmocka_unit_test(fails_fast_when_nothing_listens),
         cmocka_unit_test(command_timeout_with_debug_sleep),
         cmocka_unit_test(command_timeout_with_sigstop),
+        cmocka_unit_test(connect_timeout_covers_the_handshake),
         cmocka_unit_test(reconnects_after_restart),
         cmocka_unit_test(scripts_use_evalsha_and_fall_back),
         cmocka_unit_test(pubsub_survives_a_restart),
