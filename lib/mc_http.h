@@ -5,6 +5,12 @@
  *
  * Every call has a timeout (connect + whole response) and a cap on the response size.
  * The caller's request id is sent as X-Request-Id so logs can be joined.
+ *
+ * Calls start on the next loop iteration (never inside mc_http_fetch), at most
+ * pool_capacity at a time per origin (the others wait, their timeout running). Host
+ * names are resolved once per origin on the libuv thread pool (IPv4 preferred) and the
+ * address is kept for the client's life. Request bodies are sent with Content-Length;
+ * responses may use Content-Length, chunked encoding or end at the connection's close.
  */
 #ifndef MC_HTTP_H
 #define MC_HTTP_H
@@ -48,20 +54,26 @@ typedef struct mc_http_request {
 
 typedef struct mc_http_response {
     int status;          /* 0 when err is set */
-    const char *err;     /* NULL, or why the call failed: "timeout", "connection refused", … */
+    /* NULL, or why the call failed: "timeout", "connection failed" (refused, unreachable),
+     * "connection closed" (before the response was complete), "bad response",
+     * "response too large", "name resolution failed", "out of memory". */
+    const char *err;
     const char *body;    /* NUL-terminated, valid during the callback only */
     size_t body_len;
-    const mc_http_header_t *headers; /* valid during the callback only */
+    const mc_http_header_t *headers; /* names in lower case; valid during the callback only */
     size_t nheaders;
 } mc_http_response_t;
 
 typedef void (*mc_http_cb)(const mc_http_response_t *res, void *data);
 
 /* Starts a call; the request is copied. Returns 0 and stores a handle in *call (may be
- * NULL); -1 on a malformed URL (cb is then not called). cb runs exactly once on the
- * loop unless the call is cancelled. */
+ * NULL); -1 on a malformed URL or request — a CR/LF in a header, a header the client
+ * writes itself (Host, Content-Length, Transfer-Encoding, Connection, X-Request-Id,
+ * Upgrade, TE), body_len without a body, a closing client — and cb is then not called.
+ * cb runs exactly once on the loop unless the call is cancelled. The handle is valid until
+ * cb has returned or the call was cancelled. */
 int mc_http_fetch(mc_http_client_t *c, const mc_http_request_t *req, mc_http_cb cb, void *data, mc_http_call_t **call);
-/* Cancels a call in flight; its callback will not run. */
+/* Cancels a call in flight; its callback will not run. A no-op once the callback runs. */
 void mc_http_cancel(mc_http_call_t *call);
 
 #endif

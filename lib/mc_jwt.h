@@ -10,7 +10,8 @@
  *
  * Settings (environment):
  *   JWT_ALG               HS256 (default) or RS256
- *   JWT_SECRET            HS256 key, at least 32 bytes (or JWT_SECRET_FILE)
+ *   JWT_SECRET            HS256 key, at least 32 bytes (or JWT_SECRET_FILE, whose one
+ *                         trailing newline is ignored; setting both is an error)
  *   JWT_PUBLIC_KEY_FILE   RS256 public key (PEM): enough to verify
  *   JWT_PRIVATE_KEY_FILE  RS256 private key (PEM): only the auth service needs it, to sign
  *   JWT_ISSUER            default "mercato-auth"
@@ -56,8 +57,12 @@ mc_jwt_t *mc_jwt_create(const char *alg, const void *key, size_t keylen, const v
 void mc_jwt_free(mc_jwt_t *jwt);
 
 /* Verifies a compact JWS access token at time now_s. Returns 0 and fills *out, or -1
- * with *why set to a short static reason ("expired", "bad signature", "wrong
- * algorithm", …) that is safe to show to a client. Thread-safe. */
+ * with *why set to a short static reason that is safe to show to a client: "malformed
+ * token", "token too large" (over 8 KiB), "wrong algorithm", "unsupported token header"
+ * (crit), "malformed claims" (also duplicate keys), "bad signature", "missing claim",
+ * "expired", "not yet valid", "issued in the future", "wrong issuer", "wrong audience",
+ * "wrong token type", "invalid subject", "invalid role", "invalid token id".
+ * Thread-safe. */
 int mc_jwt_verify(const mc_jwt_t *jwt, const char *token, size_t len, int64_t now_s, mc_claims_t *out, const char **why);
 
 /* Signs an access token for sub/role at now_s with a fresh jti. Needs a signing key (the

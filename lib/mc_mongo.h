@@ -8,7 +8,15 @@
  *
  * While the database is unreachable, jobs fail fast (MC_ERR_UNAVAILABLE) instead of
  * each waiting out a server-selection timeout: after a failure the module probes again
- * at most every MONGODB_RETRY_MS, and recovers by itself when the server returns.
+ * at most every MONGODB_RETRY_MS (default 1000), and recovers by itself when the server
+ * returns. A URI without them gets connectTimeoutMS=2000, serverSelectionTimeoutMS=2000
+ * and socketTimeoutMS=5000. The driver's own log lines go to mc_log.
+ *
+ * Thread pool: jobs run on libuv's thread pool, whose size libuv reads from
+ * UV_THREADPOOL_SIZE once, when any loop of the process first queues work. mc_server_run
+ * sets it (default 16) before its workers start; a program that uses this module without
+ * mc_server_run and wants more than libuv's 4 threads must set it before its first job.
+ * The pool size bounds the number of jobs talking to the database at once.
  */
 #ifndef MC_MONGO_H
 #define MC_MONGO_H
@@ -25,6 +33,7 @@ typedef struct mc_req mc_req_t;
 /* Creates the pool for uri and database dbname. Does not connect yet. The URI gets short
  * connect/server-selection timeouts unless it sets its own. NULL + err on a bad URI. */
 mc_mongo_t *mc_mongo_create(const char *uri, const char *dbname, const char *appname, char *err, size_t errlen);
+/* Only once every job has completed (their loops have run their done callbacks). */
 void mc_mongo_destroy(mc_mongo_t *m);
 const char *mc_mongo_dbname(const mc_mongo_t *m);
 
@@ -41,7 +50,8 @@ typedef void (*mc_mongo_work_cb)(mongoc_client_t *client, mongoc_database_t *db,
  * having run when the database is known to be down. */
 typedef void (*mc_mongo_done_cb)(void *arg, const mc_mongo_result_t *res);
 
-/* Queues a job. Returns 0; -1 when it cannot be queued (then neither callback runs). */
+/* Queues a job. Returns 0; -1 when it cannot be queued (then neither callback runs).
+ * done never runs inside mc_mongo_submit, even for a job that fails fast. */
 int mc_mongo_submit(mc_mongo_t *m, uv_loop_t *loop, mc_mongo_work_cb work, mc_mongo_done_cb done, void *arg);
 
 /* The same for a request: the request is retained until `done` has run, so `done` may
@@ -49,7 +59,9 @@ int mc_mongo_submit(mc_mongo_t *m, uv_loop_t *loop, mc_mongo_work_cb work, mc_mo
 typedef void (*mc_mongo_req_done_cb)(mc_req_t *req, void *arg, const mc_mongo_result_t *res);
 int mc_mongo_submit_req(mc_req_t *req, mc_mongo_work_cb work, mc_mongo_req_done_cb done, void *arg);
 
-/* Maps a driver error: duplicate key (11000, 11001) → MC_ERR_CONFLICT; server selection,
+/* Maps a driver error: duplicate key (11000, 11001, 12582, and FerretDB 1.x's
+ * InternalError for an update that breaks a unique index) → MC_ERR_CONFLICT — compare
+ * with this, not with the code 11000, which FerretDB does not always send; server selection,
  * socket, connection, timeouts → MC_ERR_UNAVAILABLE; the rest → MC_ERR_INTERNAL. Also
  * notes the database as down for the fail-fast logic when it is UNAVAILABLE. */
 mc_err_t mc_mongo_classify(mc_mongo_t *m, const bson_error_t *err);
