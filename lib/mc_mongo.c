@@ -170,6 +170,11 @@ static mc_err_t classify_error(const bson_error_t *e)
     }
 }
 
+bool mc_mongo_is_duplicate(const bson_error_t *err)
+{
+    return classify_error(err) == MC_ERR_CONFLICT;
+}
+
 mc_err_t mc_mongo_classify(mc_mongo_t *m, const bson_error_t *err)
 {
     mc_err_t kind = classify_error(err);

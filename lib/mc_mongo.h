@@ -65,6 +65,9 @@ int mc_mongo_submit_req(mc_req_t *req, mc_mongo_work_cb work, mc_mongo_req_done_
  * socket, connection, timeouts → MC_ERR_UNAVAILABLE; the rest → MC_ERR_INTERNAL. Also
  * notes the database as down for the fail-fast logic when it is UNAVAILABLE. */
 mc_err_t mc_mongo_classify(mc_mongo_t *m, const bson_error_t *err);
+/* True when err is a unique-index violation, however the server reported it (MongoDB
+ * 11000/11001, FerretDB's code 1 on updates). Pure: no fail-fast side effect. */
+bool mc_mongo_is_duplicate(const bson_error_t *err);
 /* Convenience for work callbacks: classify and store into res. */
 void mc_mongo_fail(mc_mongo_t *m, mc_mongo_result_t *res, const bson_error_t *err);
 /* The mc_mongo_t a work callback runs for (thread-local during work). */

@@ -47,5 +47,7 @@ int main(void)
         .redis_state = cat_cache_redis_state,
         .dispose = dispose,
     };
-    return mc_server_run(&opts);
+    int rc = mc_server_run(&opts);
+    mongoc_cleanup(); /* so that valgrind sees every block freed */
+    return rc;
 }

@@ -450,7 +450,7 @@ static void do_insert(mongoc_database_t *db, write_job_t *j, mc_mongo_result_t *
             j->status = 201;
             return;
         }
-        if (j->bson.code != 11000 && j->bson.code != 11001) {
+        if (!mc_mongo_is_duplicate(&j->bson)) {
             mc_mongo_fail(mc_mongo_current(), res, &j->bson);
             return;
         }
@@ -487,7 +487,7 @@ static void write_work(mongoc_client_t *client, mongoc_database_t *db, void *arg
         j->result = cat_store_update(db, j->id, j->fields, mc_now_ms(), &found, &j->bson);
         if (j->result != NULL)
             j->status = 200;
-        else if (j->bson.code == 11000 || j->bson.code == 11001) {
+        else if (mc_mongo_is_duplicate(&j->bson)) {
             const char *slug = json_string_value(json_object_get(j->fields, "slug"));
             job_fail(j, MC_ERR_CONFLICT, "slug '%s' is already used by another category", slug ? slug : "");
             j->details = json_pack("[{s:s,s:s}]", "field", "slug", "message", "is already used");

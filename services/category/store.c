@@ -197,11 +197,6 @@ int cat_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_er
     return r;
 }
 
-static bool is_duplicate_key(const bson_error_t *e)
-{
-    return e->code == 11000 || e->code == 11001;
-}
-
 int cat_store_lock(mongoc_database_t *db, char *token, unsigned wait_ms, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
@@ -221,7 +216,7 @@ int cat_store_lock(mongoc_database_t *db, char *token, unsigned wait_ms, bson_er
             r = 0;
             break;
         }
-        if (!is_duplicate_key(err)) {
+        if (!mc_mongo_is_duplicate(err)) {
             r = -1;
             break;
         }
