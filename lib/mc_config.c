@@ -76,6 +76,9 @@ void mc_config_load(mc_config_t *cfg, const char *service, uint16_t default_port
         cfg->production = true;
     else if (strcmp(env, "development") != 0 && strcmp(env, "test") != 0)
         mc_config_die("MERCATO_ENV", "expected development, test or production");
+    cfg->internal_key = mc_env_str("INTERNAL_API_KEY", NULL);
+    if (cfg->internal_key != NULL && strlen(cfg->internal_key) < 32)
+        mc_config_die("INTERNAL_API_KEY", "must be at least 32 characters");
     int level = mc_log_level_parse(mc_env_str("LOG_LEVEL", "info"));
     if (level < 0)
         mc_config_die("LOG_LEVEL", "expected debug, info, warn or error");

@@ -345,6 +345,26 @@ bool mc_req_require(mc_req_t *req, unsigned roles)
     return true;
 }
 
+bool mc_req_is_internal(mc_req_t *req)
+{
+    const char *want = req->worker->srv->opts.cfg->internal_key;
+    const char *got = mc_req_header(req, "x-internal-key");
+    return want != NULL && got != NULL && mc_ct_equal(got, strlen(got), want, strlen(want));
+}
+
+bool mc_req_require_internal(mc_req_t *req)
+{
+    if (req->worker->srv->opts.cfg->internal_key == NULL) {
+        mc_respond_error(req, MC_ERR_FORBIDDEN, NULL, "internal endpoints are closed (INTERNAL_API_KEY is not set)");
+        return false;
+    }
+    if (!mc_req_is_internal(req)) {
+        mc_respond_error(req, MC_ERR_UNAUTHENTICATED, NULL, "this endpoint is for Mercato services only");
+        return false;
+    }
+    return true;
+}
+
 void mc_req_add_header(mc_req_t *req, const char *name, const char *value)
 {
     if (req->nhdrs == MC_MAX_RESPONSE_HEADERS) {

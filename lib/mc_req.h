@@ -84,6 +84,15 @@ const mc_claims_t *mc_req_claims(mc_req_t *req, const char **why);
  * returns false. */
 bool mc_req_require(mc_req_t *req, unsigned roles);
 
+/* Requires the caller to be another Mercato service: the X-Internal-Key header must
+ * equal INTERNAL_API_KEY (compared in constant time). Returns true when it does;
+ * otherwise answers 401 (header missing or wrong) or 403 (no key configured: internal
+ * endpoints are then closed) and returns false. Clients never get the key: the gateway
+ * does not forward client headers to services. */
+bool mc_req_require_internal(mc_req_t *req);
+/* True when the request carries the right internal key (no answer sent). */
+bool mc_req_is_internal(mc_req_t *req);
+
 /* Adds a response header (before answering). Name and value are copied. */
 void mc_req_add_header(mc_req_t *req, const char *name, const char *value);
 

@@ -1067,7 +1067,7 @@ mh_service_t *mh_service_start(const char *binary, const mh_service_opts_t *opts
     snprintf(e_secret, sizeof(e_secret), "JWT_SECRET=%s", MH_JWT_SECRET);
     const char *lvl = getenv("MERCATO_HARNESS_LOG_LEVEL");
     snprintf(e_level, sizeof(e_level), "LOG_LEVEL=%s", lvl != NULL && *lvl != '\0' ? lvl : "info");
-    const char *defaults_env[12];
+    const char *defaults_env[14];
     size_t d = 0;
     defaults_env[d++] = e_port;
     defaults_env[d++] = "HOST=127.0.0.1";
@@ -1075,6 +1075,7 @@ mh_service_t *mh_service_start(const char *binary, const mh_service_opts_t *opts
     defaults_env[d++] = e_level;
     defaults_env[d++] = "MERCATO_ENV=test";
     defaults_env[d++] = "JWT_SECRET_FILE=";
+    defaults_env[d++] = "INTERNAL_API_KEY=" MH_INTERNAL_KEY;
     if (H.mongo_uri[0] != '\0') {
         snprintf(e_mongo, sizeof(e_mongo), "MONGODB_URI=%s", H.mongo_uri);
         snprintf(e_db, sizeof(e_db), "MONGODB_DB=%s", mh_mongo_db(base));

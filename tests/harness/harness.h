@@ -129,7 +129,8 @@ typedef struct mh_service mh_service_t;
 typedef struct mh_service_opts {
     /* Extra environment, "NAME=value" entries ending with NULL; they override the
      * defaults: PORT (free), HOST=127.0.0.1, MONGODB_URI and MONGODB_DB (mh_mongo_db(name))
-     * when MongoDB runs, REDIS_URL when Redis runs, JWT_SECRET (mh_jwt_secret()),
+     * when MongoDB runs, REDIS_URL when Redis runs, JWT_SECRET (MH_JWT_SECRET),
+     * INTERNAL_API_KEY (MH_INTERNAL_KEY),
      * LOG_LEVEL, MERCATO_ENV=test. "NAME=" (empty) removes a variable. */
     const char *const *env;
     /* 1: under valgrind; 0: when MERCATO_HARNESS_VALGRIND=1; -1: never. Ignored (with a
@@ -210,6 +211,9 @@ const char *mh_error_code(const mh_response_t *res);
 #define MH_JWT_SECRET "mercato-integration-tests-secret-0123456789abcdef"
 #define MH_JWT_ISSUER "mercato-auth"
 #define MH_JWT_AUDIENCE "mercato"
+/* The INTERNAL_API_KEY services get in tests (send it as X-Internal-Key to call
+ * service-only endpoints). */
+#define MH_INTERNAL_KEY "mercato-integration-internal-key-0123456789abcdef"
 /* A fixed user id to use in tests. */
 #define MH_TEST_USER_ID "64b7f0c2a1b2c3d4e5f60718"
 
