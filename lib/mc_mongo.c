@@ -457,18 +457,34 @@ typedef struct index_ctx {
     const bson_t *indexes;
 } index_ctx_t;
 
+/* One createIndexes command per index: FerretDB 1.24 panics (and drops the connection)
+ * when one command names several indexes that already exist, which is exactly what every
+ * restart of a service does. One index at a time is idempotent on both servers. */
 static void index_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     index_ctx_t *x = arg;
-    bson_t cmd = BSON_INITIALIZER;
-    bson_t reply;
-    bson_error_t err;
-    BSON_APPEND_UTF8(&cmd, "createIndexes", x->collection);
-    BSON_APPEND_ARRAY(&cmd, "indexes", x->indexes);
-    if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &err))
-        mc_mongo_fail(mc_mongo_current(), res, &err);
-    bson_destroy(&reply);
-    bson_destroy(&cmd);
+    bson_iter_t it;
+    if (!bson_iter_init(&it, x->indexes))
+        return;
+    while (bson_iter_next(&it) && res->err == MC_OK) {
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+            continue;
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&it, &len, &data);
+        bson_t spec, cmd = BSON_INITIALIZER, one, reply;
+        bson_error_t err;
+        if (!bson_init_static(&spec, data, len))
+            continue;
+        BSON_APPEND_UTF8(&cmd, "createIndexes", x->collection);
+        BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &one);
+        BSON_APPEND_DOCUMENT(&one, "0", &spec);
+        bson_append_array_end(&cmd, &one);
+        if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &err))
+            mc_mongo_fail(mc_mongo_current(), res, &err);
+        bson_destroy(&reply);
+        bson_destroy(&cmd);
+    }
 }
 
 int mc_mongo_create_indexes(mc_mongo_t *m, const char *collection, const bson_t *indexes, unsigned wait_ms,

@@ -747,7 +747,7 @@ int mh_mongo_start(void)
         snprintf(debug, sizeof(debug), "--debug-addr=127.0.0.1:%u", (unsigned)H.ferret_debug_port);
         mh_fmt(sqlite, sizeof(sqlite), "--sqlite-url=file:%s/", H.ferret_dir);
         snprintf(state, sizeof(state), "--state-dir=%s", H.ferret_dir);
-        char *argv[] = {exe, "--handler=sqlite", sqlite, listen, state, "--telemetry=disable", debug, "--log-level=WARN",
+        char *argv[] = {exe, "--handler=sqlite", sqlite, listen, state, "--telemetry=disable", debug, "--log-level=ERROR",
                         NULL};
         char **env = make_env(NULL, 0);
         long log_offset = file_size(H.ferret->log);

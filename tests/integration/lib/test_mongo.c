@@ -129,6 +129,26 @@ static void creates_a_unique_index(void **state)
     assert_int_equal(mc_mongo_ping_blocking(M, &err), 0);
 }
 
+/* What every service does at each start: create several indexes (one compound) that
+ * already exist, against a database that was restarted in between. FerretDB 1.24 drops
+ * the connection when one createIndexes command names several existing indexes. */
+static void recreating_several_indexes_after_a_restart_works(void **state)
+{
+    bson_t *indexes = BCON_NEW("0", "{", "key", "{", "sku", BCON_INT32(1), "}", "name", BCON_UTF8("sku_unique"), "unique",
+                               BCON_BOOL(true), "}", "1", "{", "key", "{", "shop", BCON_INT32(1), "rank", BCON_INT32(1), "}",
+                               "name", BCON_UTF8("shop_rank"), "}");
+    bson_error_t err;
+    if (mc_mongo_create_indexes(M, "items", indexes, 10000, &err) != 0)
+        fail_msg("createIndexes: %s", err.message);
+    if (mh_mongo_controllable()) {
+        assert_int_equal(mh_mongo_stop(), 0);
+        assert_int_equal(mh_mongo_start(), 0);
+    }
+    if (mc_mongo_create_indexes(M, "items", indexes, 20000, &err) != 0)
+        fail_msg("createIndexes after a restart: %s", err.message);
+    bson_destroy(indexes);
+}
+
 static void inserts_and_finds_through_the_pool(void **state)
 {
     job_t j = run_job("ada@example.com", false);
@@ -291,6 +311,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(creates_a_unique_index),
+        cmocka_unit_test(recreating_several_indexes_after_a_restart_works),
         cmocka_unit_test(inserts_and_finds_through_the_pool),
         cmocka_unit_test(duplicate_key_is_a_conflict),
         cmocka_unit_test(invalid_index_is_an_error_not_a_wait),
