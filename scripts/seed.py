@@ -49,37 +49,44 @@ def call(method, url, body=None, token=None):
         return e.code, json.loads(raw) if raw else None
 
 
-def seed_categories(base, token):
-    with open(os.path.join(HERE, "seed", "categories.json")) as f:
-        tree = json.load(f)
-    created = 0
+# Services in the order their data depends on each other. scripts/seed/<service>.py
+# defines seed(ctx) and is run when the service is up (its <SERVICE>_URL answers /health).
+ORDER = ["category", "auth", "product", "coupon", "order"]
 
-    def walk(nodes, parent_id):
-        nonlocal created
-        for node in nodes:
-            status, found = call("GET", f"{base}/api/categories/slug/{node['slug']}")
-            if status == 200:
-                cid = found["id"]
-            elif status == 404:
-                body = {k: v for k, v in node.items() if k != "children"}
-                body["parentId"] = parent_id
-                status, made = call("POST", f"{base}/api/categories", body, token)
-                if status != 201:
-                    sys.exit(f"seed: creating category {node['slug']} failed: {status} {made}")
-                cid = made["id"]
-                created += 1
-            else:
-                sys.exit(f"seed: looking up category {node['slug']} failed: {status} {found}")
-            walk(node.get("children", []), cid)
 
-    walk(tree, None)
-    print(f"seed: categories: {created} created")
+class Context:
+    """What a seed module gets: the URLs, an admin token, call() and the data folder."""
+
+    def __init__(self):
+        self.token = admin_token()
+        self.data = os.path.join(HERE, "seed")
+        self.urls = {s: os.environ.get(s.upper() + "_URL") for s in ORDER}
+        self.state = {}  # what earlier modules created (ids), for later ones
+
+    def call(self, method, url, body=None, token=None):
+        return call(method, url, body, token)
+
+
+def up(url):
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=5) as r:
+            return r.status == 200
+    except Exception:
+        return False
 
 
 def main():
-    token = admin_token()
-    if os.environ.get("CATEGORY_URL"):
-        seed_categories(os.environ["CATEGORY_URL"], token)
+    import importlib.util
+    ctx = Context()
+    for name in ORDER:
+        path = os.path.join(HERE, "seed", name + ".py")
+        url = ctx.urls.get(name)
+        if not os.path.exists(path) or not url or not up(url):
+            continue
+        spec = importlib.util.spec_from_file_location("seed_" + name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mod.seed(ctx)
 
 
 if __name__ == "__main__":
