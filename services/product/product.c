@@ -38,6 +38,15 @@ static void db_failed(mc_mongo_result_t *res, const bson_error_t *err)
         res->err = MC_ERR_INTERNAL; /* a duplicate nobody expected is a bug, not a client conflict */
 }
 
+/* The API object in the order every read shows it (through a stored document). */
+static json_t *canonical(const json_t *api, const pm_internal_t *in)
+{
+    bson_t *doc = pm_doc_build(api, in);
+    json_t *out = pm_doc_to_json(doc, NULL);
+    bson_destroy(doc);
+    return out;
+}
+
 static bool may_edit(const json_t *api, const prod_caller_t *who)
 {
     if (who->role == MC_ROLE_ADMIN)
@@ -128,7 +137,8 @@ void prod_create(mongoc_database_t *db, json_t *fields, bool slug_generated, int
             json_object_set_new(api, "slug", json_string(slug));
         }
         if (ps_product_insert(db, api, &in, &err) == 0) {
-            out->value = api;
+            out->value = canonical(api, &in);
+            json_decref(api);
             out->lists_changed = true;
             return;
         }
@@ -186,7 +196,7 @@ static int locked_modify(mongoc_database_t *db, const char *id, unsigned wait_ms
             } else if (w == 0) {
                 refuse(out, MC_ERR_NOT_FOUND, NULL, "product %s not found", id);
             } else if (out->err == MC_OK && out->value == NULL) {
-                out->value = json_incref(api);
+                out->value = canonical(api, &in);
             }
         }
     }

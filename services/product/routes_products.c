@@ -241,6 +241,10 @@ static bool parse_query(mc_req_t *req, mc_valid_t *v, pl_query_t *q, bool search
         q->active = b;
     size_t ntags;
     const char **tags = mc_req_query_all(req, "tag", &ntags);
+    if (ntags > PL_MAX_TAGS) {
+        mc_valid_error(v, "tag", "at most %d tags", PL_MAX_TAGS);
+        ntags = 0;
+    }
     for (size_t i = 0; i < ntags; ++i) {
         if (!valid_slug(tags[i], PL_TAG_MAX_CHARS)) {
             mc_valid_error(v, "tag", "must be lower-case letters, digits and single dashes, at most %d characters",
@@ -252,10 +256,6 @@ static bool parse_query(mc_req_t *req, mc_valid_t *v, pl_query_t *q, bool search
             dup = strcmp(q->tags[k], tags[i]) == 0;
         if (dup)
             continue;
-        if (q->ntags == PL_MAX_TAGS) {
-            mc_valid_error(v, "tag", "at most %d tags", PL_MAX_TAGS);
-            break;
-        }
         snprintf(q->tags[q->ntags++], PL_TAG_MAX_CHARS + 1, "%s", tags[i]);
     }
     const char *sort = mc_valid_query_enum(v, "sort", search ? search_sorts : list_sorts);
@@ -620,7 +620,12 @@ void rt_products_batch(mc_req_t *req)
     if (list == NULL || *list == '\0') {
         mc_valid_error(&v, "ids", "is required (comma-separated ids)");
     } else {
+        size_t given = 0;
         for (const char *p = list;;) {
+            if (++given > BATCH_MAX_IDS) {
+                mc_valid_error(&v, "ids", "must name at most %d ids", BATCH_MAX_IDS);
+                break;
+            }
             size_t n = strcspn(p, ",");
             if (!mc_is_object_id(p, n)) {
                 mc_valid_error(&v, "ids", "must be comma-separated ids of 24 hexadecimal digits");
@@ -633,13 +638,8 @@ void rt_products_batch(mc_req_t *req)
             bool dup = false;
             for (size_t k = 0; k < bc->n && !dup; ++k)
                 dup = strcmp(bc->ids[k], low) == 0;
-            if (!dup) {
-                if (bc->n == BATCH_MAX_IDS) {
-                    mc_valid_error(&v, "ids", "must name at most %d ids", BATCH_MAX_IDS);
-                    break;
-                }
+            if (!dup)
                 memcpy(bc->ids[bc->n++], low, 25);
-            }
             if (p[n] == '\0')
                 break;
             p += n + 1;
