@@ -240,4 +240,11 @@ int mh_rsa_keypair(char **public_pem, char **private_pem);
 /* A random ObjectId in hex into out[25]. */
 void mh_oid(char out[25]);
 
+/* --- product ------------------------------------------------------------------------------- */
+
+/* Performs the n requests at the same moment: one thread each, all released together by
+ * a barrier. res[i] receives the response to reqs[i] (free each with mh_response_free).
+ * Returns 0 when every request got a response, -1 otherwise (see res[i].error). */
+int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *res);
+
 #endif
