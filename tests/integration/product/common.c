@@ -51,12 +51,16 @@ int pt_stop(void)
 
 const char *pt_url(int which, const char *fmt, ...)
 {
-    char path[2048];
+    /* long enough for a batch of 100 ids (mh_url stops at 1 KiB) */
+    static char ring[32][4096];
+    static unsigned next;
+    char *out = ring[next++ % 32];
+    int n = snprintf(out, sizeof(ring[0]), "%s", mh_service_url(pt_product_svc[which]));
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(path, sizeof(path), fmt, ap);
+    vsnprintf(out + n, sizeof(ring[0]) - (size_t)n, fmt, ap);
     va_end(ap);
-    return mh_url(pt_product_svc[which], path);
+    return out;
 }
 
 const char *pt_cat_url(const char *fmt, ...)
