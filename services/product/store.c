@@ -11,7 +11,7 @@
 
 /* Appends {key: {...}, name, unique?} to the array of specs. keys: "field", 1|-1 pairs
  * ending with NULL. */
-static void spec(bson_t *specs, const char *name, bool unique, ...)
+static void spec(bson_t *specs, const char *name, int unique, ...)
 {
     char idx[16];
     const char *ks;

@@ -425,9 +425,11 @@ static void refusals(void **state)
     /* no key, a wrong key, a user token instead */
     pt_expect(mh_send("POST", url, NULL, reservation_body("ref-1", id, 1)), 401, "UNAUTHENTICATED");
     mh_response_t r;
-    mh_http(&(mh_request_t){.method = "POST", .url = url, .json = reservation_body("ref-1", id, 1),
+    json_t *body = reservation_body("ref-1", id, 1);
+    mh_http(&(mh_request_t){.method = "POST", .url = url, .json = body,
                             .headers = (const char *const[]){"X-Internal-Key: wrong-wrong-wrong-wrong-wrong-wrong-wrong", NULL}},
             &r);
+    json_decref(body);
     pt_expect(r, 401, "UNAUTHENTICATED");
     pt_expect(mh_send("POST", url, pt_admin, reservation_body("ref-1", id, 1)), 401, "UNAUTHENTICATED");
     /* unknown and inactive products */
