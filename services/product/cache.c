@@ -11,7 +11,6 @@
 #include "mc_util.h"
 
 #define TAG_MAX 72
-#define EPOCH_KEY "products:epoch"
 #define LISTS_KEY "products:ver"
 
 /* KEYS: epoch, version, data. ARGV: a fresh token, the version TTL. → {tag[, payload]} */
@@ -81,13 +80,19 @@ static const char bump_src[] = "for i = 1, #KEYS do redis.call('SET', KEYS[i], A
                                "return #KEYS\n";
 
 static mc_redis_script_t *s_get, *s_many, *s_page, *s_fill, *s_bump;
+/* "products:epoch:<database>": every tag starts with its value, so two databases sharing a
+ * Redis (two environments, a database switched under a running Redis) never read each
+ * other's values. */
+static char epoch_key[160];
+#define EPOCH_KEY epoch_key
 static pc_load_fn product_loader;
 static atomic_uint write_seq;   /* process-wide: a write anywhere ends joining older uncached reads */
 static atomic_int epoch_pending; /* an invalidation did not reach Redis */
 
-void pc_init(pc_load_fn loader)
+void pc_init(pc_load_fn loader, const char *dbname)
 {
     product_loader = loader;
+    snprintf(epoch_key, sizeof(epoch_key), "products:epoch:%s", dbname);
     s_get = mc_redis_script_create(get_src);
     s_many = mc_redis_script_create(many_src);
     s_page = mc_redis_script_create(page_src);

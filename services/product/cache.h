@@ -13,7 +13,9 @@
  *   products:ver                   bumped by every write that can change a list, a search
  *                                  or a slug (create, edit, delete, manual stock change,
  *                                  rating change)
- *   products:epoch                 bumped when an invalidation could not reach Redis
+ *   products:epoch:{database}      bumped when an invalidation could not reach Redis (named
+ *                                  after the database, so that two databases sharing a
+ *                                  Redis never read each other's values)
  * Every cached value is stored as "<epoch>.<version>\n<payload>"; a read (one Lua script,
  * one round trip) returns the payload only when that tag is still current, otherwise the
  * current tag. A load stores its result under the tag it read *before* loading, and only
@@ -65,8 +67,9 @@ typedef void (*pc_many_cb)(mc_req_t *req, mc_err_t err, const char *const *value
 typedef void (*pc_page_cb)(mc_req_t *req, mc_err_t err, const char *page, size_t page_len, const char *const *values,
                            const size_t *lens, size_t n, void *cbarg);
 
-/* The loader of one product (catalog.c), set once at start. */
-void pc_init(pc_load_fn product_loader);
+/* The loader of one product (product.c) and the service's database name, set once at
+ * start. */
+void pc_init(pc_load_fn product_loader, const char *dbname);
 void pc_dispose(void);
 
 void pc_product_get(mc_req_t *req, const char *id, pc_cb cb, void *cbarg);

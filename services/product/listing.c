@@ -157,7 +157,7 @@ void pl_query_cache_key(const pl_query_t *q, char *out, size_t outsz)
     for (size_t i = 0; i < q->ntags; ++i)
         ADD("t=%s\n", tags[i]);
     if (q->has_text) {
-        ADD("ph=%s\nlast=%s\n", q->text.phrase, q->text.last);
+        ADD("ph=%s\nlast=%s\nkey=%s\n", q->text.phrase, q->text.last, q->text.last_key);
         for (size_t i = 0; i < q->text.tokens.n; ++i)
             ADD("w=%s\n", q->text.tokens.v[i]);
         for (size_t i = 0; i < q->text.complete.n; ++i)

@@ -7,6 +7,7 @@
 #include "cache.h"
 #include "mc_config.h"
 #include "mc_log.h"
+#include "mc_mongo.h"
 #include "mc_server.h"
 #include "product.h"
 #include "routes.h"
@@ -23,7 +24,7 @@ static int init(mc_server_t *srv)
         mc_log_error("creating the product indexes failed: %s", err.message);
         return -1;
     }
-    pc_init(prod_load);
+    pc_init(prod_load, mc_mongo_dbname(mc_server_mongo(srv)));
     return 0;
 }
 

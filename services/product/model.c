@@ -174,8 +174,6 @@ bson_t *pm_doc_build(const json_t *api, const pm_internal_t *internal)
     ps_index_t idx;
     ps_index_build(&idx, name, jstr(api, "description"), tagv, ntags);
     append_list(b, "kw", &idx.kw);
-    append_list(b, "kwName", &idx.kw_name);
-    append_list(b, "kwTags", &idx.kw_tags);
     append_list(b, "kwPre", &idx.prefixes);
     ps_index_free(&idx);
     free(tagv);

@@ -6,11 +6,12 @@
  *    currency, images: [url], categoryId: ObjectId, sellerId: ObjectId, tags: [tag],
  *    stock: int64, stockSeq: int64, ratingAverage: double, ratingCount: int64,
  *    ratingSum: int64, isActive, isFeatured, createdAt: date, updatedAt: date,
- *    nameKey, kw: [token], kwName: [token], kwTags: [token], kwPre: [prefix]}
+ *    nameKey, kw: [token], kwPre: [prefix]}
  *
  * `stock`/`stockSeq` are a cache of the newest entry of the product's stock ledger (see
  * stock.h), `ratingAverage`/`ratingCount`/`ratingSum` a cache derived from its reviews,
- * `nameKey` the name's sort key and `kw*` the search tokens (search.h). The API shape
+ * `nameKey` the name's sort key, `kw` the search tokens and `kwPre` the name-word prefixes
+ * (search.h). The API shape
  * (docs/services.md) has `id` for `_id`, ids as hex strings, dates as RFC 3339 strings,
  * and none of the internal fields.
  *

@@ -466,7 +466,7 @@ void rt_products_suggest(mc_req_t *req)
         return;
     ps_query_parse(&q->text, text, strlen(text));
     q->has_text = true;
-    if (q->text.last[0] == '\0') {
+    if (q->text.last_key[0] == '\0') { /* no word of at least PS_PREFIX_MIN_CHARS characters */
         rt_respond_text(req, 200, "{\"items\":[]}", 12);
         return;
     }

@@ -313,25 +313,29 @@ void ps_tokenize(const char *text, size_t len, ps_list_t *out, bool stem, bool s
     free(folded);
 }
 
-/* The prefixes of one unstemmed word, 1..PS_PREFIX_MAX_CHARS characters. */
+/* Bytes of the first `chars` characters of w (at most n). */
+static size_t char_bytes(const char *w, size_t n, size_t chars)
+{
+    size_t i = 0;
+    while (i < n && chars-- > 0) {
+        unsigned char c = (unsigned char)w[i];
+        i += c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    }
+    return i < n ? i : n;
+}
+
+/* The prefixes of one unstemmed word, PS_PREFIX_MIN_CHARS..PS_PREFIX_MAX_CHARS
+ * characters (the word itself when shorter). */
 static void add_prefixes(const char *w, size_t n, void *arg)
 {
     ps_list_t *out = arg;
     if (n > PS_MAX_TOKEN_BYTES)
         return;
-    size_t chars = 0;
-    for (size_t i = 0; i < n && chars < PS_PREFIX_MAX_CHARS;) {
-        size_t k = 1;
-        unsigned char c = (unsigned char)w[i];
-        if (c >= 0xF0)
-            k = 4;
-        else if (c >= 0xE0)
-            k = 3;
-        else if (c >= 0xC0)
-            k = 2;
-        i += k;
-        ++chars;
-        ps_list_add(out, w, i <= n ? i : n);
+    for (size_t chars = PS_PREFIX_MIN_CHARS; chars <= PS_PREFIX_MAX_CHARS; ++chars) {
+        size_t b = char_bytes(w, n, chars);
+        ps_list_add(out, w, b);
+        if (b == n)
+            break;
     }
 }
 
@@ -383,17 +387,14 @@ static void query_word(const char *w, size_t n, void *arg)
     query_ctx_t *c = arg;
     bool last = ++c->words == c->total;
     if (last && n <= PS_MAX_TOKEN_BYTES) {
-        /* at most PS_PREFIX_MAX_CHARS characters: longer prefixes are not stored */
-        size_t cut = 0, chars = 0;
-        while (cut < n && chars < PS_PREFIX_MAX_CHARS) {
-            unsigned char ch = (unsigned char)w[cut];
-            cut += ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : ch >= 0xC0 ? 2 : 1;
-            ++chars;
+        memcpy(c->q->last, w, n);
+        c->q->last[n] = '\0';
+        /* the stored prefix: at most PS_PREFIX_MAX_CHARS characters, at least the minimum */
+        size_t cut = char_bytes(w, n, PS_PREFIX_MAX_CHARS);
+        if (char_bytes(w, n, PS_PREFIX_MIN_CHARS - 1) < n) {
+            memcpy(c->q->last_key, w, cut);
+            c->q->last_key[cut] = '\0';
         }
-        if (cut > n)
-            cut = n;
-        memcpy(c->q->last, w, cut);
-        c->q->last[cut] = '\0';
     }
     if (!keep_word(w, n))
         return;
@@ -413,6 +414,7 @@ void ps_query_parse(ps_query_t *q, const char *text, size_t len)
     ps_list_init(&q->tokens, PS_MAX_QUERY_TOKENS);
     ps_list_init(&q->complete, PS_MAX_QUERY_TOKENS);
     q->last[0] = '\0';
+    q->last_key[0] = '\0';
     ps_fold(text, len, q->phrase, sizeof(q->phrase));
     char *folded = fold_alloc(text, len);
     query_ctx_t c = {q, 0, 0};
@@ -425,6 +427,29 @@ void ps_query_free(ps_query_t *q)
 {
     ps_list_free(&q->tokens);
     ps_list_free(&q->complete);
+}
+
+typedef struct prefix_ctx {
+    const char *prefix;
+    size_t len;
+    bool found;
+} prefix_ctx_t;
+
+static void check_prefix(const char *w, size_t n, void *arg)
+{
+    prefix_ctx_t *c = arg;
+    if (n >= c->len && memcmp(w, c->prefix, c->len) == 0)
+        c->found = true;
+}
+
+bool ps_name_has_prefix(const char *name, const char *prefix)
+{
+    char *folded = fold_alloc(name, strlen(name));
+    prefix_ctx_t c = {prefix, strlen(prefix), false};
+    if (c.len > 0)
+        each_word(folded, check_prefix, &c);
+    free(folded);
+    return c.found;
 }
 
 int ps_score(const ps_query_t *q, const ps_list_t *kw, const ps_list_t *kw_name, const ps_list_t *kw_tags,

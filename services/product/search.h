@@ -15,9 +15,16 @@
  * Relevance (ps_score) rewards a query word found in the name over one in the tags over one
  * only in the description, and a name that starts with (or contains) the whole query.
  *
- * Suggestions match name-word prefixes: each product stores the prefixes (1 to
- * PS_PREFIX_MAX_CHARS characters) of its unstemmed name words, so "headph" finds
- * "Headphones" by equality, again without a regex.
+ * Suggestions match name-word prefixes: each product stores the prefixes
+ * (PS_PREFIX_MIN_CHARS to PS_PREFIX_MAX_CHARS characters) of its unstemmed name words, so
+ * "headph" finds "Headphones" by equality, again without a regex; a longer typed word is
+ * looked up by its first PS_PREFIX_MAX_CHARS characters and checked in full afterwards
+ * (ps_name_has_prefix).
+ *
+ * What is stored is kept small on purpose: FerretDB evaluates filters by decoding every
+ * document, at a cost that grows with the number of values in it, so a product stores only
+ * the keyword tokens the filters need (`kw`, `kwPre`); the tokens of the name and the tags
+ * that relevance needs are recomputed from the name and tags when scoring.
  *
  * Everything here is pure (no I/O) and unit-tested.
  */
@@ -29,8 +36,9 @@
 
 #define PS_MAX_TOKEN_BYTES 40   /* longer "words" are dropped (junk, not vocabulary) */
 #define PS_MAX_DOC_TOKENS 256   /* keywords stored per product */
-#define PS_MAX_PREFIXES 256     /* name prefixes stored per product */
-#define PS_PREFIX_MAX_CHARS 20  /* longest name prefix stored for suggestions */
+#define PS_MAX_PREFIXES 128     /* name prefixes stored per product */
+#define PS_PREFIX_MIN_CHARS 2   /* shortest name prefix stored for suggestions */
+#define PS_PREFIX_MAX_CHARS 8   /* longest name prefix stored for suggestions */
 #define PS_MAX_QUERY_TOKENS 8   /* query words that count; the rest are ignored */
 #define PS_NAME_KEY_BYTES 64    /* sort key of a name: folded, truncated at a character */
 
@@ -79,11 +87,17 @@ typedef struct ps_query {
     ps_list_t tokens;   /* stemmed, stop words dropped, at most PS_MAX_QUERY_TOKENS */
     char phrase[256];   /* the folded query, for "name starts with" */
     char last[PS_MAX_TOKEN_BYTES + 1]; /* last word unstemmed (suggestion prefix), "" if none */
+    char last_key[PS_MAX_TOKEN_BYTES + 1]; /* its stored prefix (at most PS_PREFIX_MAX_CHARS
+                                              characters); "" when shorter than
+                                              PS_PREFIX_MIN_CHARS */
     ps_list_t complete; /* suggestion: stemmed words before the last one */
 } ps_query_t;
 
 void ps_query_parse(ps_query_t *q, const char *text, size_t len);
 void ps_query_free(ps_query_t *q);
+
+/* True when a word of the name (folded, unstemmed) starts with prefix. */
+bool ps_name_has_prefix(const char *name, const char *prefix);
 
 /* Relevance of a product for q; 0 when a query token is missing from kw (no match). */
 int ps_score(const ps_query_t *q, const ps_list_t *kw, const ps_list_t *kw_name, const ps_list_t *kw_tags,

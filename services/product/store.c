@@ -309,10 +309,12 @@ static void build_filter(bson_t *f, const pl_query_t *q)
         bson_append_document_end(f, &all);
     }
     if (q->kind == PL_SUGGEST && q->has_text) {
-        BSON_APPEND_UTF8(f, "kwPre", q->text.last);
+        /* a superset: the words must be in the name and the last one must start a name
+         * word — checked on the candidates (ps_product_suggest) */
+        BSON_APPEND_UTF8(f, "kwPre", q->text.last_key);
         if (q->text.complete.n > 0) {
             bson_t all;
-            BSON_APPEND_DOCUMENT_BEGIN(f, "kwName", &all);
+            BSON_APPEND_DOCUMENT_BEGIN(f, "kw", &all);
             append_str_list(&all, "$all", q->text.complete.v, q->text.complete.n);
             bson_append_document_end(f, &all);
         }
@@ -475,6 +477,26 @@ static void read_list(bson_iter_t *it, ps_list_t *l, size_t max)
             }
 }
 
+/* The stemmed tokens of a name, or of tags (a BSON array), as stored ones would be. */
+static void name_tokens(const char *name, ps_list_t *out)
+{
+    ps_list_init(out, PS_MAX_DOC_TOKENS);
+    ps_tokenize(name, strlen(name), out, true, true);
+}
+
+static void tag_tokens(bson_iter_t *it, ps_list_t *out)
+{
+    ps_list_init(out, PS_MAX_DOC_TOKENS);
+    bson_iter_t child;
+    if (BSON_ITER_HOLDS_ARRAY(it) && bson_iter_recurse(it, &child))
+        while (bson_iter_next(&child))
+            if (BSON_ITER_HOLDS_UTF8(&child)) {
+                uint32_t len;
+                const char *s = bson_iter_utf8(&child, &len);
+                ps_tokenize(s, len, out, true, true);
+            }
+}
+
 typedef struct scored {
     char id[25];
     int score;
@@ -494,8 +516,8 @@ static int query_relevance(mongoc_collection_t *c, const pl_query_t *q, ps_page_
     bson_t filter = BSON_INITIALIZER;
     build_filter(&filter, q);
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(PS_SEARCH_MAX_CANDIDATES),
-                            "projection", "{", "_id", BCON_INT32(1), "kw", BCON_INT32(1), "kwName", BCON_INT32(1),
-                            "kwTags", BCON_INT32(1), "nameKey", BCON_INT32(1), "}");
+                            "projection", "{", "_id", BCON_INT32(1), "kw", BCON_INT32(1), "name", BCON_INT32(1), "tags",
+                            BCON_INT32(1), "nameKey", BCON_INT32(1), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
     scored_t *all = calloc(PS_SEARCH_MAX_CANDIDATES, sizeof(*all));
     if (all == NULL)
@@ -509,6 +531,7 @@ static int query_relevance(mongoc_collection_t *c, const pl_query_t *q, ps_page_
         ps_list_init(&kw, 0);
         ps_list_init(&kw_name, 0);
         ps_list_init(&kw_tags, 0);
+        /* (read_list and the token helpers re-initialise the lists they fill) */
         if (bson_iter_init(&it, doc)) {
             while (bson_iter_next(&it)) {
                 const char *k = bson_iter_key(&it);
@@ -516,10 +539,10 @@ static int query_relevance(mongoc_collection_t *c, const pl_query_t *q, ps_page_
                     bson_oid_to_string(bson_iter_oid(&it), all[n].id);
                 else if (strcmp(k, "kw") == 0)
                     read_list(&it, &kw, PS_MAX_DOC_TOKENS);
-                else if (strcmp(k, "kwName") == 0)
-                    read_list(&it, &kw_name, PS_MAX_DOC_TOKENS);
-                else if (strcmp(k, "kwTags") == 0)
-                    read_list(&it, &kw_tags, PS_MAX_DOC_TOKENS);
+                else if (strcmp(k, "name") == 0 && BSON_ITER_HOLDS_UTF8(&it))
+                    name_tokens(bson_iter_utf8(&it, NULL), &kw_name);
+                else if (strcmp(k, "tags") == 0)
+                    tag_tokens(&it, &kw_tags);
                 else if (strcmp(k, "nameKey") == 0 && BSON_ITER_HOLDS_UTF8(&it))
                     snprintf(name_key, sizeof(name_key), "%s", bson_iter_utf8(&it, NULL));
             }
@@ -592,10 +615,25 @@ static int cmp_suggestion(const void *a, const void *b)
     return strcmp(x->name_key, y->name_key);
 }
 
+/* The stored prefixes only narrow the candidates down: the last word typed must start a
+ * word of the name in full, and the words before it must be words of the name. */
+static bool suggestion_matches(const pl_query_t *q, const char *name)
+{
+    if (name == NULL || !ps_name_has_prefix(name, q->text.last))
+        return false;
+    ps_list_t words;
+    name_tokens(name, &words);
+    bool ok = true;
+    for (size_t i = 0; i < q->text.complete.n && ok; ++i)
+        ok = ps_list_has(&words, q->text.complete.v[i]);
+    ps_list_free(&words);
+    return ok;
+}
+
 json_t *ps_product_suggest(mongoc_database_t *db, const pl_query_t *q, bson_error_t *err)
 {
     json_t *out = json_array();
-    if (!q->has_text || q->text.last[0] == '\0')
+    if (!q->has_text || q->text.last_key[0] == '\0')
         return out;
     mongoc_collection_t *c = mongoc_database_get_collection(db, "products");
     bson_t filter = BSON_INITIALIZER;
@@ -631,7 +669,7 @@ json_t *ps_product_suggest(mongoc_database_t *db, const pl_query_t *q, bson_erro
                 }
             }
         }
-        if (json_object_size(item) != 3) {
+        if (json_object_size(item) != 3 || !suggestion_matches(q, json_string_value(json_object_get(item, "name")))) {
             json_decref(item);
             continue;
         }

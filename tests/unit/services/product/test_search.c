@@ -127,16 +127,23 @@ static void indexes_names_tags_descriptions_and_prefixes(void **state)
     assert_true(ps_list_has(&idx.kw, "battery"));
     assert_true(ps_list_has(&idx.kw, "flight"));
     assert_true(ps_list_has(&idx.kw, "sony"));
-    assert_true(ps_list_has(&idx.prefixes, "h"));
+    assert_false(ps_list_has(&idx.prefixes, "h")); /* at least PS_PREFIX_MIN_CHARS */
+    assert_true(ps_list_has(&idx.prefixes, "he"));
     assert_true(ps_list_has(&idx.prefixes, "head"));
-    assert_true(ps_list_has(&idx.prefixes, "headphones")); /* unstemmed */
+    assert_true(ps_list_has(&idx.prefixes, "headphon")); /* at most PS_PREFIX_MAX_CHARS */
+    assert_false(ps_list_has(&idx.prefixes, "headphone"));
     assert_true(ps_list_has(&idx.prefixes, "so"));
+    assert_true(ps_list_has(&idx.prefixes, "wh"));
     assert_false(ps_list_has(&idx.prefixes, "battery")); /* names only */
     ps_index_free(&idx);
-    /* prefixes stop at PS_PREFIX_MAX_CHARS characters */
-    ps_index_build(&idx, "Supercalifragilisticexpialidocious", "", NULL, 0);
-    assert_true(ps_list_has(&idx.prefixes, "supercalifragilistic"));
-    assert_false(ps_list_has(&idx.prefixes, "supercalifragilistice"));
+    /* multi-byte characters count as one */
+    ps_index_build(&idx, "Ĉĉĉĉĉĉĉĉĉĉ", "", NULL, 0);
+    assert_true(ps_list_has(&idx.prefixes, "cc"));
+    assert_true(ps_list_has(&idx.prefixes, "cccccccc"));
+    ps_index_free(&idx);
+    ps_index_build(&idx, "日本語のテキスト", "", NULL, 0);
+    assert_true(ps_list_has(&idx.prefixes, "日本"));
+    assert_true(ps_list_has(&idx.prefixes, "日本語のテキスト"));
     ps_index_free(&idx);
 }
 
@@ -148,6 +155,7 @@ static void parses_queries(void **state)
     assert_true(ps_list_has(&q.tokens, "sony"));
     assert_true(ps_list_has(&q.tokens, "headph"));
     assert_string_equal(q.last, "headph");
+    assert_string_equal(q.last_key, "headph");
     assert_int_equal(q.complete.n, 1);
     assert_string_equal(q.complete.v[0], "sony");
     assert_string_equal(q.phrase, "sony the headph");
@@ -165,8 +173,22 @@ static void parses_queries(void **state)
     ps_query_free(&q);
     /* a long last word is cut to the longest stored prefix */
     ps_query_parse(&q, "supercalifragilisticexpialidocious", strlen("supercalifragilisticexpialidocious"));
-    assert_string_equal(q.last, "supercalifragilistic");
+    assert_string_equal(q.last, "supercalifragilisticexpialidocious");
+    assert_string_equal(q.last_key, "supercal");
     ps_query_free(&q);
+    ps_query_parse(&q, "sony h", strlen("sony h"));
+    assert_string_equal(q.last, "h");
+    assert_string_equal(q.last_key, ""); /* too short to look up */
+    ps_query_free(&q);
+}
+
+static void checks_name_prefixes(void **state)
+{
+    assert_true(ps_name_has_prefix("Sony WH-1000XM5 Headphones", "headphones"));
+    assert_true(ps_name_has_prefix("Sony WH-1000XM5 Headphones", "1000x"));
+    assert_true(ps_name_has_prefix("Crème Brûlée Torch", "bru"));
+    assert_false(ps_name_has_prefix("Sony WH-1000XM5 Headphones", "headphonez"));
+    assert_false(ps_name_has_prefix("Sony", ""));
 }
 
 static int score_of(const char *query, const char *name, const char *const *tags, size_t ntags, const char *desc)
@@ -211,6 +233,7 @@ int main(void)
         cmocka_unit_test(operator_and_regex_text_is_just_words),
         cmocka_unit_test(indexes_names_tags_descriptions_and_prefixes),
         cmocka_unit_test(parses_queries),
+        cmocka_unit_test(checks_name_prefixes),
         cmocka_unit_test(ranks_name_over_tags_over_description),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
