@@ -27,30 +27,39 @@ static const char get_src[] =
     "end\n"
     "return {tag}\n";
 
-/* Shared by the two scripts below: appends tag and payload (or false) of product id. */
-#define PRODUCT_LOOKUP_LUA                                                                                             \
-    "local function product(e, id, fresh, ttl, out)\n"                                                                 \
-    "  local vk = 'product:' .. id .. ':ver'\n"                                                                        \
-    "  local v = redis.call('GET', vk)\n"                                                                              \
-    "  if not v then v = fresh; redis.call('SET', vk, v, 'EX', ttl) end\n"                                             \
-    "  local tag = e .. '.' .. v\n"                                                                                    \
-    "  out[#out + 1] = tag\n"                                                                                          \
-    "  local d = redis.call('GET', 'product:' .. id)\n"                                                                \
-    "  local n = d and string.find(d, '\\n', 1, true)\n"                                                               \
-    "  if n and string.sub(d, 1, n - 1) == tag then out[#out + 1] = string.sub(d, n + 1) else out[#out + 1] = false end\n" \
+/* Shared by the two scripts below: appends (tag, payload or false) of each product of ids,
+ * reading every version with one MGET and every value with another. */
+#define PRODUCTS_LOOKUP_LUA                                                                                            \
+    "local function products(e, ids, fresh, ttl, out)\n"                                                               \
+    "  if #ids == 0 then return end\n"                                                                                 \
+    "  local vks, dks = {}, {}\n"                                                                                      \
+    "  for i, id in ipairs(ids) do vks[i] = 'product:' .. id .. ':ver'; dks[i] = 'product:' .. id end\n"              \
+    "  local vs = redis.call('MGET', unpack(vks))\n"                                                                   \
+    "  local ds = redis.call('MGET', unpack(dks))\n"                                                                   \
+    "  for i = 1, #ids do\n"                                                                                           \
+    "    local v = vs[i]\n"                                                                                            \
+    "    if not v then v = fresh; redis.call('SET', vks[i], v, 'EX', ttl) end\n"                                       \
+    "    local tag = e .. '.' .. v\n"                                                                                  \
+    "    out[#out + 1] = tag\n"                                                                                        \
+    "    local d = ds[i]\n"                                                                                            \
+    "    local n = d and string.find(d, '\\n', 1, true)\n"                                                             \
+    "    if n and string.sub(d, 1, n - 1) == tag then out[#out + 1] = string.sub(d, n + 1) else out[#out + 1] = false end\n" \
+    "  end\n"                                                                                                          \
     "end\n"
 
 /* KEYS: epoch. ARGV: fresh token, version TTL, ids… → {tag1, payload1|nil, tag2, …} */
-static const char many_src[] = PRODUCT_LOOKUP_LUA
+static const char many_src[] = PRODUCTS_LOOKUP_LUA
     "local e = redis.call('GET', KEYS[1])\n"
     "if not e then e = ARGV[1]; redis.call('SET', KEYS[1], e) end\n"
+    "local ids = {}\n"
+    "for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end\n"
     "local out = {}\n"
-    "for i = 3, #ARGV do product(e, ARGV[i], ARGV[1], ARGV[2], out) end\n"
+    "products(e, ids, ARGV[1], ARGV[2], out)\n"
     "return out\n";
 
 /* KEYS: epoch, products:ver, page key. ARGV: fresh token, version TTL.
  * → {tag} on a miss; {tag, page, tag1, payload1|nil, …} on a hit. */
-static const char page_src[] = PRODUCT_LOOKUP_LUA
+static const char page_src[] = PRODUCTS_LOOKUP_LUA
     "local e = redis.call('GET', KEYS[1])\n"
     "if not e then e = ARGV[1]; redis.call('SET', KEYS[1], e) end\n"
     "local v = redis.call('GET', KEYS[2])\n"
@@ -62,8 +71,9 @@ static const char page_src[] = PRODUCT_LOOKUP_LUA
     "local page = string.sub(d, n + 1)\n"
     "local out = {tag, page}\n"
     "local nl = string.find(page, '\\n', 1, true)\n"
-    "local ids = nl and string.sub(page, 1, nl - 1) or page\n"
-    "for id in string.gmatch(ids, '[^,]+') do product(e, id, ARGV[1], ARGV[2], out) end\n"
+    "local ids = {}\n"
+    "for id in string.gmatch(nl and string.sub(page, 1, nl - 1) or page, '[^,]+') do ids[#ids + 1] = id end\n"
+    "products(e, ids, ARGV[1], ARGV[2], out)\n"
     "return out\n";
 
 /* KEYS: epoch, version, data. ARGV: tag, payload, TTL. Stores only under the current tag. */
@@ -193,7 +203,7 @@ static void flight_free(pc_flight_t *f)
 static void flight_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     pc_flight_t *f = arg;
-    f->load(db, f->arg, &f->data, &f->len, res);
+    f->load(db, f->tag, f->arg, &f->data, &f->len, res);
 }
 
 static void on_filled(redisReply *reply, const char *err, void *data)

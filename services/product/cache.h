@@ -52,8 +52,11 @@
 #define PC_MAX_BATCH 100
 
 /* Loads a value on the thread pool: *out (malloc'd) and *outlen, or *out NULL for "does
- * not exist"; a failure goes into res (mc_mongo_fail). */
-typedef void (*pc_load_fn)(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res);
+ * not exist"; a failure goes into res (mc_mongo_fail). tag is the version tag the value
+ * will be cached under ("" when uncached), for loaders that answer from a snapshot of that
+ * version (snapshot.h). */
+typedef void (*pc_load_fn)(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen,
+                           mc_mongo_result_t *res);
 
 /* A value, or (data NULL, err MC_OK) "does not exist", or an error. data is valid during
  * the call. Runs exactly once, possibly before the function that takes it returns. */

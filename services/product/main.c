@@ -12,6 +12,7 @@
 #include "product.h"
 #include "routes.h"
 #include "service.h"
+#include "snapshot.h"
 #include "store.h"
 
 extern const char product_openapi_json[];
@@ -25,12 +26,14 @@ static int init(mc_server_t *srv)
         return -1;
     }
     pc_init(prod_load, mc_mongo_dbname(mc_server_mongo(srv)));
+    sn_global_init(ps_config.index_max_products);
     return 0;
 }
 
 static void dispose(mc_server_t *srv)
 {
     pc_dispose();
+    sn_global_dispose();
 }
 
 int main(void)
@@ -42,6 +45,12 @@ int main(void)
         mc_config_die("CATEGORY_URL", "must be an http:// URL of at most 400 characters");
     ps_config.category_timeout_ms = (unsigned)mc_env_int("CATEGORY_TIMEOUT_MS", 3000, 100, 60000);
     ps_config.sweep_ms = (unsigned)mc_env_int("RESERVATION_SWEEP_MS", 5000, 50, 600000);
+    const char *index = mc_env_str("PRODUCT_QUERY_INDEX", "memory");
+    if (strcmp(index, "memory") != 0 && strcmp(index, "database") != 0)
+        mc_config_die("PRODUCT_QUERY_INDEX", "must be memory or database");
+    ps_config.index_max_products = strcmp(index, "memory") == 0
+                                       ? (size_t)mc_env_int("PRODUCT_INDEX_MAX_PRODUCTS", 100000, 1, 10000000)
+                                       : 0;
     mc_server_opts_t opts = {
         .cfg = &cfg,
         .routes = product_routes,

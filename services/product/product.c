@@ -79,7 +79,7 @@ static int find_exact(mongoc_database_t *db, const char *id, json_t **api, pm_in
     return 1;
 }
 
-void prod_load(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
+void prod_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
 {
     const char *id = arg;
     json_t *api = NULL;

@@ -37,7 +37,7 @@ typedef struct prod_caller {
 
 /* The cache loader of product:{id} (arg: the id): its payload (model.h) with the stock of
  * the newest ledger entry, or NULL when it does not exist. */
-void prod_load(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res);
+void prod_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res);
 
 /* Creates a product from validated API fields (name, slug, description, price, currency,
  * images, categoryId, sellerId, tags, isActive, isFeatured) and its initial stock (the

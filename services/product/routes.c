@@ -79,11 +79,13 @@ void rt_stats(mc_req_t *req)
     if (!mc_req_require_internal(req))
         return;
     mc_respond_json(req, 200,
-                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "productLoads", (json_int_t)atomic_load(&ps_stats.product_loads),
+                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "productLoads", (json_int_t)atomic_load(&ps_stats.product_loads),
                               "pageLoads", (json_int_t)atomic_load(&ps_stats.page_loads), "cacheHits",
                               (json_int_t)atomic_load(&ps_stats.cache_hits), "cacheMisses",
                               (json_int_t)atomic_load(&ps_stats.cache_misses), "joinedLoads",
-                              (json_int_t)atomic_load(&ps_stats.joined_loads), "reservations",
+                              (json_int_t)atomic_load(&ps_stats.joined_loads), "indexLoads",
+                              (json_int_t)atomic_load(&ps_stats.index_loads), "indexQueries",
+                              (json_int_t)atomic_load(&ps_stats.index_queries), "reservations",
                               (json_int_t)atomic_load(&ps_stats.reservations), "sweeps",
                               (json_int_t)atomic_load(&ps_stats.sweeps)));
 }

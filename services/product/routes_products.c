@@ -16,6 +16,7 @@
 #include "routes.h"
 #include "search.h"
 #include "service.h"
+#include "snapshot.h"
 #include "store.h"
 
 #define LIST_DEFAULT_LIMIT 20
@@ -288,15 +289,17 @@ static bool parse_query(mc_req_t *req, mc_valid_t *v, pl_query_t *q, bool search
 }
 
 /* The loader of a page on a cache miss: "<id>,<id>…\n<pageInfo JSON>". */
-static void page_load(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
+static void page_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
 {
     pl_query_t *q = arg;
     ps_page_t page;
     bson_error_t err;
     *out = NULL;
+    int from_index = 0;
     if (q->has_min_price && q->has_max_price && q->min_price > q->max_price) {
         memset(&page, 0, sizeof(page)); /* an empty range */
-    } else if (ps_product_query(db, q, &page, &err) != 0) {
+    } else if ((from_index = sn_query(db, tag, q, &page, &err)) < 0 ||
+               (from_index == 0 && ps_product_query(db, q, &page, &err) != 0)) {
         ps_page_free(&page);
         mc_mongo_fail(mc_mongo_current(), res, &err);
         return;
@@ -416,10 +419,13 @@ void rt_products_by_seller(mc_req_t *req)
 
 /* --- suggestions ------------------------------------------------------------------------------------ */
 
-static void suggest_load(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
+static void suggest_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
 {
     bson_error_t err;
-    json_t *items = ps_product_suggest(db, arg, &err);
+    json_t *items = NULL;
+    int rc = sn_suggest(db, tag, arg, &items, &err);
+    if (rc == 0)
+        items = ps_product_suggest(db, arg, &err);
     *out = NULL;
     if (items == NULL) {
         mc_mongo_fail(mc_mongo_current(), res, &err);
@@ -511,7 +517,7 @@ void rt_product_get(mc_req_t *req)
     pc_product_get(req, id, answer_product, NULL);
 }
 
-static void slug_load(mongoc_database_t *db, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
+static void slug_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
 {
     bson_error_t err;
     char id[25];

@@ -18,6 +18,7 @@ typedef struct ps_config {
     const char *category_url;     /* CATEGORY_URL */
     unsigned category_timeout_ms; /* CATEGORY_TIMEOUT_MS */
     unsigned sweep_ms;            /* RESERVATION_SWEEP_MS */
+    size_t index_max_products;    /* PRODUCT_INDEX_MAX_PRODUCTS, 0 with PRODUCT_QUERY_INDEX=database */
 } ps_config_t;
 
 extern ps_config_t ps_config;
@@ -29,6 +30,8 @@ typedef struct ps_stats {
     atomic_ulong cache_hits;
     atomic_ulong cache_misses;
     atomic_ulong joined_loads;  /* requests served by a load another request started */
+    atomic_ulong index_loads;   /* snapshots of the catalog index loaded */
+    atomic_ulong index_queries; /* list, search and suggestion pages answered from it */
     atomic_ulong reservations;
     atomic_ulong sweeps;
 } ps_stats_t;

@@ -21,8 +21,15 @@ int pt_start(int nproducts, const char *const *env)
     /* both product processes get the same database (the harness names it after the binary) */
     const char *all[32] = {cat_env};
     size_t n = 1;
-    for (const char *const *e = env; e != NULL && *e != NULL && n < 31; ++e)
+    for (const char *const *e = env; e != NULL && *e != NULL && n < 30; ++e)
         all[n++] = *e;
+    /* the same tests against either query path (snapshot.h) */
+    static char index_env[64];
+    const char *index = getenv("PRODUCT_TEST_QUERY_INDEX");
+    if (index != NULL && *index != '\0') {
+        snprintf(index_env, sizeof(index_env), "PRODUCT_QUERY_INDEX=%s", index);
+        all[n++] = index_env;
+    }
     all[n] = NULL;
     for (int i = 0; i < nproducts; ++i) {
         pt_product_svc[i] = mh_service_start("mercato-product", &(mh_service_opts_t){.wait_ready = true, .env = all});

@@ -902,6 +902,19 @@ static void category_service_down_is_a_503(void **state)
     json_decref(make(pt_seller, "Checked Again", 1, cat));
 }
 
+/* The run answered list and search queries through the configured path. */
+static void used_the_configured_query_path(void **state)
+{
+    const char *mode = getenv("PRODUCT_TEST_QUERY_INDEX");
+    long long queries = stat(0, "indexQueries") + stat(1, "indexQueries");
+    if (mode != NULL && strcmp(mode, "database") == 0) {
+        assert_int_equal(queries, 0);
+    } else {
+        assert_true(queries > 20);
+        assert_true(stat(0, "indexLoads") > 0);
+    }
+}
+
 static void serves_its_openapi_document(void **state)
 {
     json_t *doc = pt_get(pt_url(0, "/openapi.json"), NULL);
@@ -925,6 +938,7 @@ int main(void)
         cmocka_unit_test(concurrent_misses_make_one_database_read),
         cmocka_unit_test(works_without_redis_and_stays_fresh_after),
         cmocka_unit_test(category_service_down_is_a_503),
+        cmocka_unit_test(used_the_configured_query_path),
         cmocka_unit_test(serves_its_openapi_document),
     };
     return mh_run_group("product/catalog", tests, setup, teardown);
