@@ -72,7 +72,7 @@ def walk_files(dirs, exts=None, names=None):
             out.append(top)
             continue
         for base, subdirs, files in os.walk(top):
-            subdirs[:] = sorted(s for s in subdirs if not s.startswith(("build", ".tools", "node_modules")))
+            subdirs[:] = sorted(s for s in subdirs if not s.startswith(("build", ".tools", ".data", ".git", "node_modules")))
             for f in sorted(files):
                 if (exts is None or f.endswith(tuple(exts))) or (names and f in names):
                     out.append(os.path.join(base, f))
@@ -328,3 +328,30 @@ def other_reads(names):
 
 # The processes and their ports (DESIGN.md).
 PROCESSES = {"gateway": 4000, "auth": 4001, "product": 4002, "order": 4003, "category": 4004, "coupon": 4005}
+
+
+def call_graph(path="docs/services.md"):
+    """The table "Calls between processes" of docs/services.md as {(caller, callee):
+    internal key?}."""
+    text = read(path)
+    start = text.index("## Calls between processes")
+    end = text.find("\n## ", start + 1)
+    edges = {}
+    for line in text[start:end if end > 0 else None].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in ("caller", "") or cells[0].startswith("-"):
+            continue
+        for callee in re.split(r"\s*,\s*", cells[1]):
+            edges[(cells[0], callee)] = cells[3].lower() == "yes"
+    return edges
+
+
+def urls_needed(process, edges=None):
+    """The <SERVICE>_URL variables a process needs: one per service it calls."""
+    edges = call_graph() if edges is None else edges
+    return {callee.upper() + "_URL" for (caller, callee) in edges if caller == process}
+
+
+def needs_internal_key(process, edges=None):
+    edges = call_graph() if edges is None else edges
+    return any(k and process in pair for pair, k in edges.items())

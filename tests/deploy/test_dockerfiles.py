@@ -140,12 +140,39 @@ def dpkg_owner(path):
 
 
 def apt_closure(pkgs):
-    """The packages `apt-get install --no-install-recommends pkgs` installs (pkgs and
-    everything they depend on, recursively)."""
-    r = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
-                        "--no-breaks", "--no-replaces", "--no-enhances"] + sorted(pkgs),
-                       capture_output=True, text=True)
-    return {l.strip() for l in r.stdout.splitlines() if l and not l.startswith(" ")} | set(pkgs)
+    """The packages `apt-get install --no-install-recommends pkgs` installs: pkgs and what
+    they depend on, recursively. Read from this machine's dpkg database (scripts/setup
+    installs every package the build stage names), so no package lists are needed; of
+    alternatives ("a | b") the installed one counts."""
+    fmt = "${Package}\t${Status}\t${Pre-Depends}, ${Depends}\t${Provides}\n"
+    out = subprocess.run(["dpkg-query", "-W", "-f", fmt], capture_output=True, text=True).stdout
+    deps, provided = {}, {}
+    for line in out.splitlines():
+        name, status, dep, prov = (line.split("\t") + ["", "", ""])[:4]
+        if not status.endswith(" installed"):
+            continue
+        deps[name] = dep
+        provided.setdefault(name, name)
+        for pr in prov.split(","):
+            if pr.strip():
+                provided.setdefault(pr.split()[0].strip(), name)
+    seen, todo = set(), list(pkgs)
+    while todo:
+        p = todo.pop()
+        real = provided.get(p.split(":")[0])
+        if real is None:
+            F.fail(f"{p} (named by the build stage, or a dependency) is not installed here; run scripts/setup")
+            continue
+        if real in seen:
+            continue
+        seen.add(real)
+        for alt in deps[real].split(","):
+            for choice in alt.split("|"):
+                n = choice.strip().split(" ")[0].split(":")[0]
+                if n and n in provided:
+                    todo.append(n)
+                    break
+    return seen
 
 
 MULTIARCH = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
