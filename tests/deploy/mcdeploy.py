@@ -8,7 +8,8 @@ with the name written out literally (lib/mc_config.h promises it). The scanner f
 helpers by itself: a function that passes one of its parameters as the name to a reading
 function reads the variable its caller names there. A reading call whose name is neither a
 literal nor such a parameter is reported, because the documentation could not be checked
-against it."""
+against it, unless a comment "mc-env: NAME, OTHER_NAME" on its line or just above names the
+variables it reads."""
 import os
 import re
 import sys
@@ -213,11 +214,18 @@ def scan_env_reads(files, base_readers=None):
     "file:line: call" reads whose name is not a literal; readers maps every reading
     function (found helpers included) to the argument positions holding a name."""
     readers = {k: set(v) for k, v in (base_readers or BASE_READERS).items()}
-    units, masked = [], {}
+    units, masked, markers = [], {}, {}
     for path in files:
-        src = strip_c_comments(read(path))
+        raw = read(path)
+        src = strip_c_comments(raw)
         units.append((path, src, functions(src)))
         masked[path] = mask_literals(src)
+        # "mc-env: NAME, NAME" in a comment declares the variables a read that names them
+        # indirectly (a table of settings, say) reads; it must stand on the line of that
+        # read or within the three lines above it.
+        for mk in re.finditer(r"mc-env:\s*([A-Z][A-Z0-9_]*(?:\s*,\s*[A-Z][A-Z0-9_]*)*)", raw):
+            line = raw.count("\n", 0, mk.start()) + 1
+            markers.setdefault(path, []).append((line, re.split(r"\s*,\s*", mk.group(1))))
     # Helpers: functions passing a parameter on as a name, until nothing new is found.
     changed = True
     while changed:
@@ -261,7 +269,12 @@ def scan_env_reads(files, base_readers=None):
                 elif inside and a in inside[0]:
                     continue  # a helper passing its own parameter on
                 else:
-                    unresolved.append(f"{where}: {callee}({a}, ...)")
+                    near = [names for ml, names in markers.get(path, []) if line - 3 <= ml <= line]
+                    for names in near:
+                        for n in names:
+                            reads.setdefault(n, []).append(where)
+                    if not near:
+                        unresolved.append(f"{where}: {callee}({a}, ...)")
     return reads, unresolved, readers
 
 

@@ -7,7 +7,8 @@
   sections), by a script, a test or a benchmark (their own sections);
 - every MERCATO_* variable that a script or test reads is documented too;
 - no process reads a variable whose name is not written out literally (the check above
-  could not see it).
+  could not see it) unless an "mc-env: NAME, …" comment next to the read names the
+  variables it reads.
 
 Before that, the scanner proves on made-up sources that it finds reads through helpers and
 refuses names it cannot see, so a broken scanner cannot make this test pass."""
@@ -37,6 +38,10 @@ int main(void)
     mc_env_int("LITERAL_INT", 1, 0, 2);
     char name[16] = "X";
     getenv(name);
+    static const char *const table[] = {"FROM_TABLE_A", "FROM_TABLE_B"};
+    /* mc-env: FROM_TABLE_A, FROM_TABLE_B */
+    for (int i = 0; i < 2; ++i)
+        mc_env_str(table[i], NULL);
     return s != NULL;
 }
 '''
@@ -45,8 +50,9 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(path, "w") as f:
         f.write(SAMPLE)
     reads, unresolved, readers = m.scan_env_reads([path])
-    F.check(set(reads) == {"VIA_HELPER", "VIA_TWO_HELPERS", "LITERAL_INT"},
-            f"scanner self-test: found {sorted(reads)}, expected VIA_HELPER, VIA_TWO_HELPERS, LITERAL_INT")
+    F.check(set(reads) == {"VIA_HELPER", "VIA_TWO_HELPERS", "LITERAL_INT", "FROM_TABLE_A", "FROM_TABLE_B"},
+            f"scanner self-test: found {sorted(reads)}, expected VIA_HELPER, VIA_TWO_HELPERS, LITERAL_INT and "
+            f"FROM_TABLE_A/B (declared by a marker)")
     F.check(readers.get("seconds") == {0} and readers.get("twice") == {1},
             f"scanner self-test: helpers found {readers}")
     F.check(len(unresolved) == 1 and "getenv(name" in unresolved[0],
@@ -60,7 +66,8 @@ F.check(len(reads) >= 20 and "JWT_LEEWAY_SECONDS" in reads and "INTERNAL_API_KEY
 
 for u in unresolved:
     F.fail(f"{u}: reads an environment variable whose name is not a string literal; write the "
-           f"name out (lib/mc_config.h) so {m.CONFIG_DOC} can be checked against it")
+           f"name out (lib/mc_config.h), or name the variables it may read in a comment "
+           f"\"mc-env: NAME, OTHER\" on that line or just above, so {m.CONFIG_DOC} can be checked against it")
 
 for name in sorted(reads):
     where = ", ".join(reads[name])

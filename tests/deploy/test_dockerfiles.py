@@ -13,7 +13,9 @@
 - the runtime stage installs exactly the packages of the shared libraries the built
   binary links (ldd's view of its NEEDED entries), plus ca-certificates and, for a binary
   linking libwebsockets, its libuv event-loop plugin (loaded at run time, so not NEEDED);
-- every file copied from the build context passes .dockerignore and exists;
+- every file copied from the build context passes .dockerignore and exists, and the build
+  stage's CMake commands configure (and dry-run the build) on exactly the files
+  .dockerignore admits;
 - every variable an image sets is documented and read by the processes.
 
 Usage: test_dockerfiles.py --build-dir DIR [--binary NAME=PATH ...]
@@ -25,7 +27,9 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import tempfile
 
 import mcdeploy as m
 
@@ -277,6 +281,38 @@ for src in ["CMakeLists.txt", "cmake/MercatoDeps.cmake", "lib/mc_config.c", "ser
 for src in ["build/bin/mercato-category", ".tools/bin/ferretdb", ".data/x", "node_modules/x", ".git/HEAD",
             "tests/harness/harness.c"]:
     F.check(not dockerignore_allows(src, ignore), f".dockerignore lets {src} into the build context")
+
+# --- the build stage's commands work on the build context ----------------------------------
+# The files .dockerignore admits are copied to a scratch directory and the build stage's
+# CMake commands run there: configuration for real (with the stage's options: tests off,
+# which no other build uses), the build as a dry run (every source of the `processes`
+# target present, the target defined). A dependency only the test build finds, or a
+# source .dockerignore leaves out, fails here instead of in someone's image build.
+run_cmds = [rest for kw, rest in build_stages.get("category", []) if kw == "RUN" and "cmake -S" in rest]
+if F.check(len(run_cmds) == 1, f"expected one RUN with `cmake -S` in the build stage, found {len(run_cmds)}"):
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "src"), os.path.join(tmp, "build")
+        skip = ("build", ".tools", ".data", ".git", "node_modules", "tests", "bench", "deploy")
+        copied = 0
+        for base, subdirs, files in os.walk(m.ROOT):
+            relbase = os.path.relpath(base, m.ROOT)
+            subdirs[:] = [d for d in subdirs if not (relbase == "." and d.startswith(skip))]
+            for f in files:
+                relf = os.path.normpath(os.path.join(relbase, f))
+                if dockerignore_allows(relf, ignore):
+                    os.makedirs(os.path.join(src, os.path.dirname(relf)), exist_ok=True)
+                    shutil.copy2(os.path.join(m.ROOT, relf), os.path.join(src, relf))
+                    copied += 1
+        for cmd in run_cmds[0].split("&&"):
+            argv = [a.replace("/build", out) for a in shlex.split(cmd)]
+            if argv[0] != "cmake":
+                continue
+            if "--build" in argv:
+                argv += ["--", "-n"]  # ninja's dry run
+            r = subprocess.run(argv, cwd=src, capture_output=True, text=True)
+            F.check(r.returncode == 0, f"the build stage's `{cmd.strip()}` fails on the build context ({copied} files):\n"
+                                       f"{(r.stdout + r.stderr)[-3000:]}")
+        F.check(os.path.exists(os.path.join(out, "build.ninja")), "the build stage's configuration made no build.ninja")
 
 # --- the build stage's packages cover what the build uses ---------------------------------
 build_pkgs = set(apt_packages([(0, kw, rest) for kw, rest in build_stages.get("category", [])]))
