@@ -18,8 +18,9 @@ rendered with kustomize (built by scripts/setup from a pinned module), then:
   processes; each process gets the URLs of exactly the services it calls and the internal
   key exactly when docs/services.md's call table says so; every ConfigMap, Secret and key a
   pod references exists in the render, or, for the Secrets an operator creates
-  (production), is listed in docs/operations.md; the committed development keys say they
-  are not secrets;
+  (production), is listed in docs/operations.md and in the overlay's secrets.example.yaml
+  (a template of marked placeholders the processes refuse, never applied by the overlay);
+  the committed development keys say they are not secrets;
 - NetworkPolicies: the connections they allow, computed pair by pair, are exactly the call
   table's (plus DNS), only the gateway is reachable from outside the namespace, only the
   services reach MongoDB's port and only the gateway and the services Redis's."""
@@ -205,10 +206,13 @@ for overlay in OVERLAYS:
     configmaps = by_kind.get("ConfigMap", {})
     secrets = {n: set((s.get("data") or {}) | (s.get("stringData") or {})) for n, s in by_kind.get("Secret", {}).items()}
 
+    external = set()  # (Secret, key) the overlay references but does not create
+
     def need_secret(where, name, key):
         if name in secrets:
             F.check(key is None or key in secrets[name], f"{where}: the Secret {name} has no key {key}")
         else:
+            external.add((name, key))
             F.check(name in secret_docs and (key is None or key in secret_docs[name]),
                     f"{where}: references the Secret {name}" + (f" key {key}" if key else "")
                     + ", which the overlay does not create and docs/operations.md does not list")
@@ -450,6 +454,30 @@ for overlay in OVERLAYS:
             for t in spec.get("tls") or []:
                 need_secret(f"{w}: Ingress", t["secretName"], "tls.crt")
                 need_secret(f"{w}: Ingress", t["secretName"], "tls.key")
+    # The operator's Secrets: the overlay's template of them matches what it references.
+    example = os.path.join(K8S, "overlays", overlay, "secrets.example.yaml")
+    if external or os.path.exists(example):
+        if F.check(os.path.exists(example), f"{w}: references Secrets it does not create but has no secrets.example.yaml"):
+            kust = yaml.safe_load(open(os.path.join(K8S, "overlays", overlay, "kustomization.yaml")))
+            F.check("secrets.example.yaml" not in (kust.get("resources") or []),
+                    f"{w}: secrets.example.yaml must not be a resource (applying would overwrite the real Secrets)")
+            templ = set()
+            for d in yaml.safe_load_all(open(example)):
+                for v in K8S_VERSIONS:
+                    try:
+                        kubernetes_validate.validate(d, v, strict=True)
+                    except Exception as e:
+                        F.fail(f"{w}: secrets.example.yaml Secret/{d['metadata']['name']} is not valid for {v}: "
+                               f"{str(e).splitlines()[0]}")
+                for k, val in (d.get("stringData") or {}).items():
+                    templ.add((d["metadata"]["name"], k))
+                    F.check("REPLACE-ME" in val, f"{w}: secrets.example.yaml {d['metadata']['name']}/{k} is not a marked placeholder")
+                    if k in ("internal-api-key", "secret"):
+                        F.check(len(val) < 32, f"{w}: the placeholder of {k} is long enough for a process to accept it")
+                F.check(not d.get("data"), f"{w}: secrets.example.yaml must hold placeholders (stringData), not data")
+            F.check(templ == external,
+                    f"{w}: secrets.example.yaml has {sorted(templ - external)} that nothing references and lacks "
+                    f"{sorted(external - templ)} that the overlay references")
     print(f"{w}: {len(objs)} objects")
 
 F.finish()
