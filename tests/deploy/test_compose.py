@@ -57,11 +57,11 @@ def deps(svc):
 # Which secret files the generator writes, and where.
 init = m.read("deploy/docker/init-secrets.sh")
 generated = set(re.search(r"for name in ([\w\s-]+);", init).group(1).split())
-gen = svcs.get("secrets", {})
+gen = svcs.get("init-secrets", {})
 F.check(gen.get("entrypoint", [None])[0] == "/usr/local/bin/mercato-init-secrets",
-        "the `secrets` service must run /usr/local/bin/mercato-init-secrets")
+        "the `init-secrets` service must run /usr/local/bin/mercato-init-secrets")
 gen_dir = (gen.get("entrypoint") or [None, None])[1]
-F.check(mounts(gen).get(gen_dir, (None,))[0] == "secrets", f"the `secrets` service must write into the volume `secrets`")
+F.check(mounts(gen).get(gen_dir, (None,))[0] == "secrets", "the `init-secrets` service must write into the volume `secrets`")
 
 # --- the processes ------------------------------------------------------------------------
 for name, port in m.PROCESSES.items():
@@ -108,7 +108,7 @@ for name, port in m.PROCESSES.items():
         F.check(f in generated and d == gen_dir, f"{w}: {var}={e[var]} is not a file init-secrets.sh writes")
     d = deps(s)
     if any(v.endswith("_FILE") for v in e):
-        F.check(d.get("secrets") == "service_completed_successfully", f"{w}: must wait for the `secrets` service")
+        F.check(d.get("init-secrets") == "service_completed_successfully", f"{w}: must wait for the `init-secrets` service")
     F.check(d.get("redis") == "service_healthy", f"{w}: must start after Redis is healthy")
     # Databases: services only.
     if name == "gateway":
@@ -175,10 +175,10 @@ for var in se:
 F.check("JWT_SECRET_FILE" in se and os.path.dirname(se["JWT_SECRET_FILE"]) in mounts(seed),
         "seed needs JWT_SECRET_FILE in a mounted volume (it signs its admin token)")
 F.check(int(se.get("MERCATO_SEED_WAIT_SECONDS", "0")) > 0, "seed should wait for the services (MERCATO_SEED_WAIT_SECONDS)")
-F.check(svcs.get("secrets", {}).get("image") == seed.get("image"), "the secrets generator comes from the seed image")
+F.check(svcs.get("init-secrets", {}).get("image") == seed.get("image"), "the secrets generator comes from the seed image")
 
 # Hardening of the one-shot containers of our own images.
-for name in ("seed", "secrets"):
+for name in ("seed", "init-secrets"):
     s = svcs.get(name, {})
     F.check(s.get("read_only") is True and "ALL" in (s.get("cap_drop") or []), f"{name}: harden it like the processes")
 
