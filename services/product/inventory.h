@@ -29,7 +29,8 @@
  * process's memory of the newest entry it saw — it probes s+1, s+2, s+4… and bisects.
  * Entries with seqs 1..newest all exist (s+1 is only written after s was read), so this
  * finds the newest one. Any (seq, balance) ever read is a valid starting point because
- * entries never change.
+ * entries never change; a pair handed in by a caller (the document's cache) is checked
+ * against its entry unless this process's memory of the product is at least as new.
  *
  * Reservations (collections `reservations`, `reservation_states`, `reservations_open`).
  * A reservation is created once ({_id: orderId}; a concurrent duplicate loses the insert

@@ -128,6 +128,8 @@ void prod_create(mongoc_database_t *db, json_t *fields, bool slug_generated, int
         return;
     }
     pm_internal_t in = {ir == INV_APPENDED ? m.after.seq : 0, 0};
+    if (ir != INV_APPENDED)
+        json_object_set_new(api, "stock", json_integer(0)); /* (seq, stock) must be one entry's pair */
     char base[PM_SLUG_MAX_CHARS * 4 + 1];
     snprintf(base, sizeof(base), "%s", json_string_value(json_object_get(api, "slug")));
     for (int attempt = 1; attempt <= 50; ++attempt) {
@@ -348,17 +350,21 @@ void prod_movements(mongoc_database_t *db, const char *id, int64_t before, int64
         refuse(out, MC_ERR_FORBIDDEN, NULL, "only the product's seller or an admin may read its stock movements");
         return;
     }
-    json_t *items;
+    json_t *items = NULL;
     bool has_next;
-    if (inv_movements(db, id, before, limit, &items, &has_next, &err) != 0) {
+    /* every entry 1..newest exists: the newest seq counts them */
+    inv_head_t hint = {0, 0}, head;
+    if (inv_head(db, id, &hint, &head, &err) != 0 || inv_movements(db, id, before, limit, &items, &has_next, &err) != 0) {
         json_decref(items);
         db_failed(res, &err);
         return;
     }
-    json_t *last = json_array_get(items, json_array_size(items) - 1);
-    json_t *end = last != NULL ? json_sprintf("%lld", (long long)json_integer_value(json_object_get(last, "seq"))) : json_null();
-    out->value = json_pack("{s:s,s:o,s:{s:b,s:o}}", "productId", id, "items", items, "pageInfo", "hasNextPage", has_next,
-                           "endCursor", end);
+    json_t *cursors = json_array(), *m;
+    size_t i;
+    json_array_foreach(items, i, m) json_array_append_new(cursors, json_sprintf("%lld", (long long)json_integer_value(json_object_get(m, "seq"))));
+    json_t *last = json_array_get(cursors, json_array_size(cursors) - 1);
+    out->value = json_pack("{s:s,s:o,s:o,s:I,s:{s:b,s:O}}", "productId", id, "items", items, "cursors", cursors, "totalCount",
+                           (json_int_t)head.seq, "pageInfo", "hasNextPage", has_next, "endCursor", last != NULL ? last : json_null());
 }
 
 static bool apply_stock(mongoc_database_t *db, json_t *api, pm_internal_t *in, void *ctx, prod_result_t *out,

@@ -48,10 +48,11 @@ int rv_find(mongoc_database_t *db, const char *review_id, json_t **out, bson_err
 int rv_delete(mongoc_database_t *db, const char *review_id, bson_error_t *err);
 /* Deletes every review of a product (the product is being deleted). 0, or -1. */
 int rv_delete_for_product(mongoc_database_t *db, const char *product_id, bson_error_t *err);
-/* A page of a product's reviews in order sort ('n' or 'h') after cursor (may be NULL).
- * 0, or -1 on error. */
+/* A page of a product's reviews in order sort ('n' or 'h') after cursor (may be NULL):
+ * *items and *cursors (cursors[i] positioned at items[i]), *has_next, and *total, the
+ * product's number of reviews. 0, or -1 on error. */
 int rv_list(mongoc_database_t *db, const char *product_id, char sort, const rv_cursor_t *after, int64_t limit,
-            json_t **items, bool *has_next, rv_cursor_t *end, bson_error_t *err);
+            json_t **items, json_t **cursors, bool *has_next, int64_t *total, bson_error_t *err);
 /* The sum of stars and the number of reviews of a product, from the reviews themselves. */
 int rv_rating_stats(mongoc_database_t *db, const char *product_id, int64_t *sum, int64_t *count, bson_error_t *err);
 /* Records a helpful vote. 0, or -1 (voted before: mc_mongo_is_duplicate(err)). */

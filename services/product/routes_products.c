@@ -288,7 +288,9 @@ static bool parse_query(mc_req_t *req, mc_valid_t *v, pl_query_t *q, bool search
     return true;
 }
 
-/* The loader of a page on a cache miss: "<id>,<id>…\n<pageInfo JSON>". */
+/* The loader of a page on a cache miss. The payload: the ids ("<id>,<id>…"), then each
+ * item's cursor ("<cursor> <cursor>…"), then the rest of the answer as a JSON fragment
+ * ("\"totalCount\":N,\"pageInfo\":{…}"), one per line. */
 static void page_load(mongoc_database_t *db, const char *tag, void *arg, char **out, size_t *outlen, mc_mongo_result_t *res)
 {
     pl_query_t *q = arg;
@@ -297,7 +299,7 @@ static void page_load(mongoc_database_t *db, const char *tag, void *arg, char **
     *out = NULL;
     int from_index = 0;
     if (q->has_min_price && q->has_max_price && q->min_price > q->max_price) {
-        memset(&page, 0, sizeof(page)); /* an empty range */
+        ps_page_init(&page, 1); /* an empty range */
     } else if ((from_index = sn_query(db, tag, q, &page, &err)) < 0 ||
                (from_index == 0 && ps_product_query(db, q, &page, &err) != 0)) {
         ps_page_free(&page);
@@ -306,14 +308,21 @@ static void page_load(mongoc_database_t *db, const char *tag, void *arg, char **
     }
     mc_buf_t b;
     mc_buf_init(&b, RESPONSE_MAX_BYTES);
+    char cursor[PL_CURSOR_MAX];
     for (size_t i = 0; i < page.n; ++i)
         mc_buf_appendf(&b, "%s%s", i ? "," : "", page.ids[i]);
-    char cursor[PL_CURSOR_MAX];
+    mc_buf_append(&b, "\n", 1);
+    for (size_t i = 0; i < page.n; ++i) {
+        pl_cursor_format(&page.at[i], cursor);
+        mc_buf_appendf(&b, "%s%s", i ? " " : "", cursor);
+    }
+    mc_buf_appendf(&b, "\n\"totalCount\":%lld,\"pageInfo\":{\"hasNextPage\":%s,\"endCursor\":", (long long)page.total,
+                   page.has_next ? "true" : "false");
     if (page.n > 0) {
-        pl_cursor_format(&page.end, cursor);
-        mc_buf_appendf(&b, "\n{\"hasNextPage\":%s,\"endCursor\":\"%s\"}", page.has_next ? "true" : "false", cursor);
+        pl_cursor_format(&page.at[page.n - 1], cursor);
+        mc_buf_appendf(&b, "\"%s\"}", cursor);
     } else {
-        mc_buf_appendf(&b, "\n{\"hasNextPage\":false,\"endCursor\":null}");
+        mc_buf_appendf(&b, "null}");
     }
     ps_page_free(&page);
     mc_buf_append(&b, "", 1);
@@ -336,32 +345,54 @@ static void answer_page(mc_req_t *req, mc_err_t err, const char *page, size_t pa
                                                    : "reading the products failed");
         return;
     }
-    const char *info = memchr(page, '\n', page_len);
-    mc_buf_t b;
-    mc_buf_init(&b, RESPONSE_MAX_BYTES);
-    mc_buf_append(&b, "{\"items\":[", 10);
+    /* line 2: the cursors, line 3: the rest (see page_load) */
+    const char *end = page + page_len;
+    const char *l2 = memchr(page, '\n', page_len);
+    const char *l3 = l2 ? memchr(l2 + 1, '\n', (size_t)(end - l2 - 1)) : NULL;
+    if (l2 == NULL || l3 == NULL) {
+        mc_respond_error(req, MC_ERR_INTERNAL, NULL, "a cached page is malformed");
+        return;
+    }
+    const char *cur = l2 + 1;
+    mc_buf_t items, cursors;
+    mc_buf_init(&items, RESPONSE_MAX_BYTES);
+    mc_buf_init(&cursors, RESPONSE_MAX_BYTES);
     size_t k = 0;
     for (size_t i = 0; i < n; ++i) {
+        const char *sp = memchr(cur, ' ', (size_t)(l3 - cur));
+        const char *cend = sp ? sp : l3;
         const char *json;
         size_t jlen;
         bool active;
         char seller[25];
-        if (!payload_json(values[i], lens[i], &json, &jlen, &active, seller))
-            continue; /* deleted since the page was cached */
-        if (k++ > 0)
-            mc_buf_append(&b, ",", 1);
-        mc_buf_append(&b, json, jlen);
+        if (payload_json(values[i], lens[i], &json, &jlen, &active, seller)) {
+            /* (an item deleted since the page was cached is left out, with its cursor) */
+            mc_buf_appendf(&items, "%s", k ? "," : "");
+            mc_buf_append(&items, json, jlen);
+            mc_buf_appendf(&cursors, "%s\"", k ? "," : "");
+            mc_buf_append(&cursors, cur, (size_t)(cend - cur));
+            mc_buf_append(&cursors, "\"", 1);
+            ++k;
+        }
+        cur = sp ? sp + 1 : l3;
     }
-    mc_buf_append(&b, "],\"pageInfo\":", 13);
-    if (info != NULL)
-        mc_buf_append(&b, info + 1, page_len - (size_t)(info + 1 - page));
-    else
-        mc_buf_appendf(&b, "{\"hasNextPage\":false,\"endCursor\":null}");
+    mc_buf_t b;
+    mc_buf_init(&b, RESPONSE_MAX_BYTES);
+    mc_buf_append(&b, "{\"items\":[", 10);
+    if (items.len > 0)
+        mc_buf_append(&b, items.data, items.len);
+    mc_buf_append(&b, "],\"cursors\":[", 13);
+    if (cursors.len > 0)
+        mc_buf_append(&b, cursors.data, cursors.len);
+    mc_buf_append(&b, "],", 2);
+    mc_buf_append(&b, l3 + 1, (size_t)(end - l3 - 1));
     if (mc_buf_append(&b, "}", 1) != 0)
         mc_respond_error(req, MC_ERR_INTERNAL, NULL, "the answer is too large");
     else
         rt_respond_text(req, 200, b.data, b.len);
     mc_buf_free(&b);
+    mc_buf_free(&items);
+    mc_buf_free(&cursors);
 }
 
 static void run_query(mc_req_t *req, pl_query_t *q)

@@ -140,19 +140,20 @@ static bool visible(mc_req_t *req, mc_err_t err, const char *data, size_t len)
 static void list_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     review_req_t *r = arg;
-    json_t *items;
+    json_t *items, *cursors;
     bool has_next;
-    rv_cursor_t end;
+    int64_t total;
     bson_error_t err;
-    if (rv_list(db, r->product_id, r->sort, r->has_cursor ? &r->cursor : NULL, r->limit, &items, &has_next, &end, &err) != 0) {
+    if (rv_list(db, r->product_id, r->sort, r->has_cursor ? &r->cursor : NULL, r->limit, &items, &cursors, &has_next, &total,
+                &err) != 0) {
         json_decref(items);
+        json_decref(cursors);
         mc_mongo_fail(mc_mongo_current(), res, &err);
         return;
     }
-    char cursor[RV_CURSOR_MAX];
-    rv_cursor_format(&end, cursor);
-    r->value = json_pack("{s:o,s:{s:b,s:o}}", "items", items, "pageInfo", "hasNextPage", has_next, "endCursor",
-                         json_array_size(items) > 0 ? json_string(cursor) : json_null());
+    json_t *last = json_array_get(cursors, json_array_size(cursors) - 1);
+    r->value = json_pack("{s:o,s:o,s:I,s:{s:b,s:O}}", "items", items, "cursors", cursors, "totalCount", (json_int_t)total,
+                         "pageInfo", "hasNextPage", has_next, "endCursor", last != NULL ? last : json_null());
     r->status = 200;
 }
 

@@ -263,14 +263,6 @@ static int cmp_scored(const void *a, const void *b)
     return -strcmp(x->row->id, y->row->id);
 }
 
-static void page_init(ps_page_t *page, const pl_query_t *q)
-{
-    memset(page, 0, sizeof(*page));
-    page->ids = calloc((size_t)(q->limit > 0 ? q->limit : 1), sizeof(*page->ids));
-    if (page->ids == NULL)
-        abort();
-}
-
 static void eval_relevance(const eval_ctx_t *x, const sn_row_t *rows, size_t n, ps_page_t *page)
 {
     const pl_query_t *q = x->q;
@@ -292,6 +284,7 @@ static void eval_relevance(const eval_ctx_t *x, const sn_row_t *rows, size_t n, 
             m[kept++] = m[i];
     }
     qsort(m, kept, sizeof(*m), cmp_scored);
+    page->total = (int64_t)kept;
     for (size_t i = 0; i < kept; ++i) {
         if (q->has_cursor) {
             int c = strcmp(m[i].row->id, q->cursor.id);
@@ -302,11 +295,12 @@ static void eval_relevance(const eval_ctx_t *x, const sn_row_t *rows, size_t n, 
             page->has_next = true;
             break;
         }
-        memcpy(page->ids[page->n++], m[i].row->id, 25);
-        memset(&page->end, 0, sizeof(page->end));
-        page->end.sort = PL_SORT_RELEVANCE;
-        page->end.num = m[i].score;
-        memcpy(page->end.id, m[i].row->id, 25);
+        pl_cursor_t at;
+        memset(&at, 0, sizeof(at));
+        at.sort = PL_SORT_RELEVANCE;
+        at.num = m[i].score;
+        memcpy(at.id, m[i].row->id, 25);
+        ps_page_push(page, &at);
     }
     free(m);
 }
@@ -325,7 +319,7 @@ static void ctx_init(eval_ctx_t *x, const pl_query_t *q)
 
 void sn_eval(const sn_row_t *rows, size_t n, const pl_query_t *q, ps_page_t *page)
 {
-    page_init(page, q);
+    ps_page_init(page, q->limit);
     pl_sort_t s = q->has_cursor ? q->cursor.sort : q->sort;
     if (q->kind == PL_SEARCH && q->has_text && q->text.tokens.n == 0)
         return; /* nothing searchable: no match */
@@ -342,9 +336,13 @@ void sn_eval(const sn_row_t *rows, size_t n, const pl_query_t *q, ps_page_t *pag
     if (m == NULL)
         abort();
     size_t k = 0;
-    for (size_t i = 0; i < n; ++i)
-        if (matches(&x, &rows[i]) && (!q->has_cursor || cmp_pos(&rows[i], &q->cursor, s) > 0))
+    for (size_t i = 0; i < n; ++i) {
+        if (!matches(&x, &rows[i]))
+            continue;
+        ++page->total;
+        if (!q->has_cursor || cmp_pos(&rows[i], &q->cursor, s) > 0)
             m[k++] = &rows[i];
+    }
     sort_of = s;
     qsort(m, k, sizeof(*m), cmp_rows);
     for (size_t i = 0; i < k; ++i) {
@@ -352,8 +350,9 @@ void sn_eval(const sn_row_t *rows, size_t n, const pl_query_t *q, ps_page_t *pag
             page->has_next = true;
             break;
         }
-        memcpy(page->ids[page->n++], m[i]->id, 25);
-        position(m[i], s, &page->end);
+        pl_cursor_t at;
+        position(m[i], s, &at);
+        ps_page_push(page, &at);
     }
     free(m);
     free(x.cats);

@@ -233,10 +233,28 @@ int ps_product_delete(mongoc_database_t *db, const char *id, bson_error_t *err)
 
 /* --- queries --------------------------------------------------------------------------------- */
 
+void ps_page_init(ps_page_t *p, int64_t limit)
+{
+    memset(p, 0, sizeof(*p));
+    size_t n = limit > 0 ? (size_t)limit : 1;
+    p->ids = calloc(n, sizeof(*p->ids));
+    p->at = calloc(n, sizeof(*p->at));
+    if (p->ids == NULL || p->at == NULL)
+        abort();
+}
+
+void ps_page_push(ps_page_t *p, const pl_cursor_t *c)
+{
+    memcpy(p->ids[p->n], c->id, 25);
+    p->at[p->n++] = *c;
+}
+
 void ps_page_free(ps_page_t *p)
 {
     free(p->ids);
+    free(p->at);
     p->ids = NULL;
+    p->at = NULL;
     p->n = 0;
 }
 
@@ -417,16 +435,6 @@ static void cursor_of(const bson_t *doc, pl_sort_t s, pl_cursor_t *c)
     }
 }
 
-static int page_alloc(ps_page_t *page, size_t n)
-{
-    page->ids = calloc(n ? n : 1, sizeof(*page->ids));
-    if (page->ids == NULL)
-        abort();
-    page->n = 0;
-    page->has_next = false;
-    return 0;
-}
-
 /* Keyset pagination in a stored order. */
 static int query_sorted(mongoc_collection_t *c, const pl_query_t *q, pl_sort_t s, ps_page_t *page, bson_error_t *err)
 {
@@ -447,20 +455,32 @@ static int query_sorted(mongoc_collection_t *c, const pl_query_t *q, pl_sort_t s
     bson_append_document_end(&opts, &proj);
     BSON_APPEND_INT64(&opts, "limit", q->limit + 1);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, &filter, &opts, NULL);
-    page_alloc(page, (size_t)q->limit);
+    ps_page_init(page, q->limit);
     const bson_t *doc;
     while (mongoc_cursor_next(cur, &doc)) {
         if (page->n == (size_t)q->limit) {
             page->has_next = true;
             break;
         }
-        cursor_of(doc, s, &page->end);
-        memcpy(page->ids[page->n++], page->end.id, 25);
+        pl_cursor_t at;
+        cursor_of(doc, s, &at);
+        ps_page_push(page, &at);
     }
     int r = mongoc_cursor_error(cur, err) ? -1 : 0;
     mongoc_cursor_destroy(cur);
     bson_destroy(&opts);
     bson_destroy(&filter);
+    if (r == 0) {
+        /* how many match in all: the filter without the cursor */
+        bson_t all = BSON_INITIALIZER;
+        build_filter(&all, q);
+        int64_t total = mongoc_collection_count_documents(c, &all, NULL, NULL, NULL, err);
+        bson_destroy(&all);
+        if (total < 0)
+            r = -1;
+        else
+            page->total = total;
+    }
     return r;
 }
 
@@ -558,8 +578,9 @@ static int query_relevance(mongoc_collection_t *c, const pl_query_t *q, ps_page_
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
     bson_destroy(&filter);
-    page_alloc(page, (size_t)q->limit);
+    ps_page_init(page, q->limit);
     if (r == 0) {
+        page->total = (int64_t)n;
         qsort(all, n, sizeof(*all), cmp_scored);
         for (size_t i = 0; i < n; ++i) {
             if (q->has_cursor) {
@@ -572,11 +593,12 @@ static int query_relevance(mongoc_collection_t *c, const pl_query_t *q, ps_page_
                 page->has_next = true;
                 break;
             }
-            memcpy(page->ids[page->n++], all[i].id, 25);
-            memset(&page->end, 0, sizeof(page->end));
-            page->end.sort = PL_SORT_RELEVANCE;
-            page->end.num = all[i].score;
-            memcpy(page->end.id, all[i].id, 25);
+            pl_cursor_t at;
+            memset(&at, 0, sizeof(at));
+            at.sort = PL_SORT_RELEVANCE;
+            at.num = all[i].score;
+            memcpy(at.id, all[i].id, 25);
+            ps_page_push(page, &at);
         }
     }
     free(all);
@@ -588,7 +610,7 @@ int ps_product_query(mongoc_database_t *db, const pl_query_t *q, ps_page_t *page
     memset(page, 0, sizeof(*page));
     pl_sort_t s = q->has_cursor ? q->cursor.sort : q->sort;
     if (q->kind == PL_SEARCH && q->has_text && q->text.tokens.n == 0) {
-        page_alloc(page, 1); /* nothing searchable in the query: no match */
+        ps_page_init(page, 1); /* nothing searchable in the query: no match */
         return 0;
     }
     mongoc_collection_t *c = mongoc_database_get_collection(db, "products");

@@ -56,14 +56,20 @@ int ps_product_replace(mongoc_database_t *db, const json_t *api, const pm_intern
 /* 1 deleted, 0 not found, -1 error. */
 int ps_product_delete(mongoc_database_t *db, const char *id, bson_error_t *err);
 
-/* One page of a list or search: ids in order, and where the next page starts. */
+/* One page of a list or search: ids in order, each item's position (its cursor: the next
+ * page after it starts there), whether more follow, and how many match in all. */
 typedef struct ps_page {
     char (*ids)[25];
+    pl_cursor_t *at; /* at[i] is the position of ids[i] */
     size_t n;
     bool has_next;
-    pl_cursor_t end; /* valid when n > 0 */
+    int64_t total;
 } ps_page_t;
 
+/* An empty page for up to limit items. */
+void ps_page_init(ps_page_t *p, int64_t limit);
+/* Appends an item at position c (the page has room: callers stop at the limit). */
+void ps_page_push(ps_page_t *p, const pl_cursor_t *c);
 void ps_page_free(ps_page_t *p);
 /* Runs a list or search query (q->kind PL_LIST or PL_SEARCH). 0, or -1 on error. */
 int ps_product_query(mongoc_database_t *db, const pl_query_t *q, ps_page_t *page, bson_error_t *err);

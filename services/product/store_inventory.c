@@ -36,13 +36,18 @@ static unsigned hint_slot(const char *pid)
     return h % HINTS;
 }
 
-static void hint_get(const char *pid, inv_head_t *best)
+/* Replaces *best by this process's entry when it is at least as new. True when it did. */
+static bool hint_get(const char *pid, inv_head_t *best)
 {
     unsigned s = hint_slot(pid);
+    bool used = false;
     pthread_mutex_lock(&hints_lock);
-    if (strcmp(hints[s].pid, pid) == 0 && hints[s].head.seq > best->seq)
+    if (strcmp(hints[s].pid, pid) == 0 && hints[s].head.seq >= best->seq && hints[s].head.seq > 0) {
         *best = hints[s].head;
+        used = true;
+    }
     pthread_mutex_unlock(&hints_lock);
+    return used;
 }
 
 static void hint_put(const char *pid, const inv_head_t *h)
@@ -95,12 +100,25 @@ static int read_entry(mongoc_collection_t *c, const char *pid, int64_t seq, entr
 static int head_in(mongoc_collection_t *c, const char *pid, const inv_head_t *hint, inv_head_t *out, bson_error_t *err)
 {
     inv_head_t lo = {0, 0};
-    if (hint != NULL && hint->seq > 0)
+    entry_t e;
+    if (hint != NULL && hint->seq > 0) {
         lo = *hint;
-    hint_get(pid, &lo);
+        /* A balance decides what may be sold, so a caller's pair is checked against the
+         * ledger unless this process's own memory (filled only from the ledger) is at
+         * least as new. */
+        if (!hint_get(pid, &lo)) {
+            if (read_entry(c, pid, lo.seq, &e, err) != 0)
+                return -1;
+            if (e.exists)
+                lo.balance = e.balance;
+            else
+                lo.seq = lo.balance = 0; /* not an entry: start from the beginning */
+        }
+    } else {
+        hint_get(pid, &lo);
+    }
     /* gallop: lo exists; find a missing hi */
     int64_t step = 1, hi;
-    entry_t e;
     for (;;) {
         if (read_entry(c, pid, lo.seq + step, &e, err) != 0)
             return -1;

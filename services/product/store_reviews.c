@@ -155,13 +155,16 @@ int rv_delete_for_product(mongoc_database_t *db, const char *product_id, bson_er
 }
 
 int rv_list(mongoc_database_t *db, const char *product_id, char sort, const rv_cursor_t *after, int64_t limit,
-            json_t **items, bool *has_next, rv_cursor_t *end, bson_error_t *err)
+            json_t **items, json_t **cursors, bool *has_next, int64_t *total, bson_error_t *err)
 {
     bson_oid_t pid;
+    rv_cursor_t at;
     *items = json_array();
+    *cursors = json_array();
     *has_next = false;
-    memset(end, 0, sizeof(*end));
-    end->sort = sort;
+    *total = 0;
+    memset(&at, 0, sizeof(at));
+    at.sort = sort;
     if (!mc_mongo_oid_parse(product_id, &pid))
         return 0;
     const char *field = sort == 'h' ? "helpfulCount" : "createdAt";
@@ -202,14 +205,24 @@ int rv_list(mongoc_database_t *db, const char *product_id, char sort, const rv_c
         }
         bson_iter_t it;
         if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it))
-            bson_oid_to_string(bson_iter_oid(&it), end->id);
+            bson_oid_to_string(bson_iter_oid(&it), at.id);
         if (bson_iter_init_find(&it, doc, field))
-            end->num = sort == 'h' ? bson_iter_as_int64(&it)
-                                   : (BSON_ITER_HOLDS_DATE_TIME(&it) ? bson_iter_date_time(&it) : 0);
+            at.num = sort == 'h' ? bson_iter_as_int64(&it)
+                                 : (BSON_ITER_HOLDS_DATE_TIME(&it) ? bson_iter_date_time(&it) : 0);
+        char text[RV_CURSOR_MAX];
+        rv_cursor_format(&at, text);
         json_array_append_new(*items, review_json(doc));
+        json_array_append_new(*cursors, json_string(text));
     }
     int r = mongoc_cursor_error(cur, err) ? -1 : 0;
     mongoc_cursor_destroy(cur);
+    if (r == 0) {
+        bson_t *all = BCON_NEW("productId", BCON_OID(&pid));
+        *total = mongoc_collection_count_documents(c, all, NULL, NULL, NULL, err);
+        bson_destroy(all);
+        if (*total < 0)
+            r = -1;
+    }
     mongoc_collection_destroy(c);
     bson_destroy(opts);
     bson_destroy(&filter);

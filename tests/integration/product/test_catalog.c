@@ -248,6 +248,13 @@ static json_t *all_names(const char *base, int page)
         json_t *items = json_object_get(l, "items"), *p;
         size_t i;
         assert_true(json_array_size(items) <= (size_t)page);
+        /* one cursor per item, the last of them the end cursor */
+        json_t *cursors = json_object_get(l, "cursors");
+        assert_int_equal(json_array_size(cursors), json_array_size(items));
+        if (json_array_size(items) > 0)
+            assert_string_equal(json_string_value(json_array_get(cursors, json_array_size(cursors) - 1)),
+                                pt_str(json_object_get(l, "pageInfo"), "endCursor"));
+        assert_true(json_is_integer(json_object_get(l, "totalCount")));
         json_array_foreach(items, i, p) json_array_append_new(names, json_string(pt_str(p, "name")));
         json_t *pi = json_object_get(l, "pageInfo");
         bool more = json_is_true(json_object_get(pi, "hasNextPage"));
@@ -299,6 +306,18 @@ static void lists_filter_sort_and_paginate(void **state)
     static const char *const newest[] = {"Juliet Jar", "India Bowl", "Hotel Tray", "Golf Spoon", "Foxtrot Pot", "Echo Pan",
                                          "Delta Whisk", "Charlie Mug", "Bravo Teapot", "Alpha Kettle", NULL};
     expect_names(all_names(base, 3), newest);
+    /* totalCount counts every match, whatever the page; an item's cursor continues after it */
+    snprintf(u, sizeof(u), "%s&sort=name&limit=4", base);
+    json_t *first = pt_get(u, NULL);
+    assert_int_equal(pt_int(first, "totalCount"), 10);
+    char mid[256];
+    snprintf(mid, sizeof(mid), "%s", json_string_value(json_array_get(json_object_get(first, "cursors"), 1)));
+    json_decref(first);
+    snprintf(u, sizeof(u), "%s&sort=name&limit=2&cursor=%s", base, mid);
+    first = pt_get(u, NULL);
+    assert_string_equal(pt_str(json_array_get(json_object_get(first, "items"), 0), "name"), "Charlie Mug");
+    assert_int_equal(pt_int(first, "totalCount"), 10);
+    json_decref(first);
     /* a child category: itself and below */
     snprintf(u, sizeof(u), "%s", pt_url(1, "/api/products?categoryId=%s&sort=name", fx.child));
     static const char *const child[] = {"Bravo Teapot", "Charlie Mug", "Delta Whisk", "Echo Pan", "Hotel Tray", "India Bowl", NULL};
@@ -396,6 +415,8 @@ static void search_ranks_and_suggests(void **state)
     json_t *r = pt_get(pt_url(0, "/api/products/search?q=speaker&categoryId=%s", cat), NULL);
     json_t *items = json_object_get(r, "items");
     assert_int_equal(json_array_size(items), 4);
+    assert_int_equal(pt_int(r, "totalCount"), 4);
+    assert_int_equal(json_array_size(json_object_get(r, "cursors")), 4);
     assert_string_equal(pt_str(json_array_get(items, 0), "id"), ids[1]);
     assert_string_equal(pt_str(json_array_get(items, 1), "id"), ids[0]);
     assert_string_equal(pt_str(json_array_get(items, 2), "id"), ids[2]);

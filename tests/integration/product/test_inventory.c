@@ -78,6 +78,9 @@ static long long ledger_sum(const char *id, size_t *entries)
             break;
     }
     assert_int_equal(prev_seq, 1); /* the chain reaches the first entry */
+    json_t *first = pt_get(pt_url(1, "/api/products/%s/stock/movements?limit=1", id), pt_admin);
+    assert_int_equal(pt_int(first, "totalCount"), (long long)*entries);
+    json_decref(first);
     return sum;
 }
 

@@ -109,6 +109,10 @@ static void reviews_once_and_rate(void **state)
     /* lists: newest first, and most helpful first */
     json_t *l = pt_get(pt_url(0, "/api/products/%s/reviews", id), NULL);
     assert_string_equal(pt_str(json_array_get(json_object_get(l, "items"), 0), "id"), rid2);
+    assert_int_equal(pt_int(l, "totalCount"), 2);
+    assert_int_equal(json_array_size(json_object_get(l, "cursors")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(l, "cursors"), 1)),
+                        pt_str(json_object_get(l, "pageInfo"), "endCursor"));
     json_decref(l);
     l = pt_get(pt_url(0, "/api/products/%s/reviews?sort=helpful&limit=1", id), NULL);
     assert_string_equal(pt_str(json_array_get(json_object_get(l, "items"), 0), "id"), rid);
@@ -256,6 +260,8 @@ static void stock_changes_and_their_ledger(void **state)
     json_t *m = pt_get(pt_url(0, "/api/products/%s/stock/movements?limit=2", id), pt_seller);
     json_t *items = json_object_get(m, "items");
     assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(pt_int(m, "totalCount"), 3);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "cursors"), 0)), "3");
     assert_string_equal(pt_str(json_array_get(items, 0), "reason"), "stocktake");
     assert_string_equal(pt_str(json_object_get(json_array_get(items, 0), "actor"), "role"), "admin");
     assert_string_equal(pt_str(json_object_get(json_array_get(items, 1), "actor"), "id"), PT_SELLER_ID);
