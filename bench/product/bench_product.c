@@ -19,9 +19,8 @@
 #include <unistd.h>
 #include "harness.h"
 
-static long env_long(const char *name, long def)
+static long env_long(const char *v, long def)
 {
-    const char *v = getenv(name);
     return v != NULL && *v != '\0' ? strtol(v, NULL, 10) : def;
 }
 
@@ -115,9 +114,13 @@ static const char *const ADJS[] = {"Wireless", "Steel", "Cotton", "Compact", "Cl
 
 int main(void)
 {
-    long nproducts = env_long("BENCH_PRODUCTS", 1000), secs = env_long("BENCH_DURATION", 10);
-    long conns = env_long("BENCH_CONNECTIONS", 32), threads = env_long("BENCH_THREADS", 2);
-    long workers = env_long("BENCH_WORKERS", 1);
+    long nproducts = env_long(getenv("BENCH_PRODUCTS"), 1000), secs = env_long(getenv("BENCH_DURATION"), 10);
+    long conns = env_long(getenv("BENCH_CONNECTIONS"), 32), threads = env_long(getenv("BENCH_THREADS"), 2);
+    long workers = env_long(getenv("BENCH_WORKERS"), 1);
+    if (nproducts < 1 || secs < 1 || conns < 1 || threads < 1 || workers < 1) {
+        fprintf(stderr, "BENCH_PRODUCTS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS and BENCH_WORKERS are positive\n");
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (mh_mongo_start() != 0 || mh_redis_start() != 0)
         return 1;
