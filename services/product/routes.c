@@ -8,6 +8,7 @@
 #include "model.h"
 #include "routes.h"
 #include "service.h"
+#include "snapshot.h"
 
 const char *rt_path_id(mc_req_t *req, const char *name)
 {
@@ -78,14 +79,15 @@ void rt_stats(mc_req_t *req)
 {
     if (!mc_req_require_internal(req))
         return;
+    unsigned long index_loads, index_queries;
+    sn_counts(&index_loads, &index_queries);
     mc_respond_json(req, 200,
                     json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "productLoads", (json_int_t)atomic_load(&ps_stats.product_loads),
                               "pageLoads", (json_int_t)atomic_load(&ps_stats.page_loads), "cacheHits",
                               (json_int_t)atomic_load(&ps_stats.cache_hits), "cacheMisses",
                               (json_int_t)atomic_load(&ps_stats.cache_misses), "joinedLoads",
                               (json_int_t)atomic_load(&ps_stats.joined_loads), "indexLoads",
-                              (json_int_t)atomic_load(&ps_stats.index_loads), "indexQueries",
-                              (json_int_t)atomic_load(&ps_stats.index_queries), "reservations",
+                              (json_int_t)index_loads, "indexQueries", (json_int_t)index_queries, "reservations",
                               (json_int_t)atomic_load(&ps_stats.reservations), "sweeps",
                               (json_int_t)atomic_load(&ps_stats.sweeps)));
 }

@@ -30,8 +30,6 @@ typedef struct ps_stats {
     atomic_ulong cache_hits;
     atomic_ulong cache_misses;
     atomic_ulong joined_loads;  /* requests served by a load another request started */
-    atomic_ulong index_loads;   /* snapshots of the catalog index loaded */
-    atomic_ulong index_queries; /* list, search and suggestion pages answered from it */
     atomic_ulong reservations;
     atomic_ulong sweeps;
 } ps_stats_t;

@@ -7,7 +7,7 @@
 #include "mc_log.h"
 #include "mc_mongo.h"
 #include "mc_util.h"
-#include "service.h"
+#include <stdatomic.h>
 #include "snapshot.h"
 
 typedef struct sn_snapshot {
@@ -24,6 +24,7 @@ static sn_snapshot_t *current;
 static bool loading;
 static size_t max_products;
 static int64_t too_large_until; /* the catalog outgrew the index: do not try again before */
+static atomic_ulong loads, queries;
 
 /* --- rows ------------------------------------------------------------------------------- */
 
@@ -461,7 +462,7 @@ static int load(mongoc_database_t *db, const char *tag, sn_snapshot_t **out, bso
     }
     snprintf(s->tag, sizeof(s->tag), "%s", tag);
     s->loaded_ms = mc_now_ms();
-    atomic_fetch_add(&ps_stats.index_loads, 1);
+    atomic_fetch_add(&loads, 1);
     *out = s;
     return 1;
 }
@@ -522,6 +523,12 @@ static int acquire(mongoc_database_t *db, const char *tag, sn_snapshot_t **out, 
     }
 }
 
+void sn_counts(unsigned long *nloads, unsigned long *nqueries)
+{
+    *nloads = atomic_load(&loads);
+    *nqueries = atomic_load(&queries);
+}
+
 void sn_global_init(size_t max)
 {
     max_products = max;
@@ -546,7 +553,7 @@ int sn_query(mongoc_database_t *db, const char *tag, const pl_query_t *q, ps_pag
         return rc;
     sn_eval(s->rows, s->n, q, page);
     release(s);
-    atomic_fetch_add(&ps_stats.index_queries, 1);
+    atomic_fetch_add(&queries, 1);
     return 1;
 }
 
@@ -558,6 +565,6 @@ int sn_suggest(mongoc_database_t *db, const char *tag, const pl_query_t *q, json
         return rc;
     *out = sn_eval_suggest(s->rows, s->n, q);
     release(s);
-    atomic_fetch_add(&ps_stats.index_queries, 1);
+    atomic_fetch_add(&queries, 1);
     return 1;
 }

@@ -35,6 +35,8 @@
 /* max_products: above it the index is not used (0 disables it). */
 void sn_global_init(size_t max_products);
 void sn_global_dispose(void);
+/* Snapshots loaded and pages answered since start (for /internal/stats). */
+void sn_counts(unsigned long *loads, unsigned long *queries);
 
 /* Answers a list or search page from the snapshot of tag. 1 answered (page filled), 0 the
  * index cannot answer (no tag, disabled, too many products: ask the database), -1 a
