@@ -575,8 +575,8 @@ static int return_lines(mongoc_database_t *db, reservation_t *r, const int64_t *
         inv_result_t res = inv_append(db, &m, err);
         if (res == INV_ERROR)
             rc = -1;
-        else if (res == INV_APPENDED)
-            touch(o, x->product_id);
+        else
+            touch(o, x->product_id); /* (also when already applied: maybe by a retried write of ours) */
     }
     mongoc_collection_destroy(c);
     return rc;
@@ -643,6 +643,8 @@ static int execute(mongoc_database_t *db, reservation_t *r, const inv_actor_t *a
         if (res == INV_APPENDED) {
             known[i] = m.after.seq;
             touch(o, x->product_id);
+        } else if (res == INV_ALREADY) {
+            touch(o, x->product_id); /* its stock moved, maybe by this very call's retried write */
         } else if (res == INV_INSUFFICIENT) {
             /* not enough — unless a concurrent call of the same order already reserved it */
             int found = find_op(ledger, x->product_id, x->from_seq, op, err);
