@@ -23,6 +23,10 @@
 
 #include "gql_arena.h"
 
+/* Hard cap on syntactic nesting (selection sets, list and object values, list
+ * types), enforced by the parser; everything recursive in the engine relies on it. */
+#define GQL_MAX_NESTING 128
+
 /* A byte slice. `s` is not NUL-terminated unless stated; `s == NULL` means absent. */
 typedef struct gql_str {
     const char *s;
@@ -225,7 +229,8 @@ typedef struct gql_fragment_node {
 typedef struct gql_input_value_def {
     gql_value *description; /* STRING value or NULL */
     gql_str name;
-    uint32_t loc;
+    uint32_t loc;      /* start (the description when there is one) */
+    uint32_t name_loc;
     gql_type_node *type;
     gql_value *default_value;
     gql_directive *dirs;
@@ -236,6 +241,7 @@ typedef struct gql_field_def_node {
     gql_value *description;
     gql_str name;
     uint32_t loc;
+    uint32_t name_loc;
     gql_input_value_def *args;
     uint32_t nargs;
     gql_type_node *type;
@@ -247,6 +253,7 @@ typedef struct gql_enum_value_def {
     gql_value *description;
     gql_str name;
     uint32_t loc;
+    uint32_t name_loc;
     gql_directive *dirs;
     uint32_t ndirs;
 } gql_enum_value_def;

@@ -74,7 +74,15 @@ void gql_error_add_location(gql_errors *e, gql_error *err, const gql_source *src
     gql_location l = gql_source_location(src, offset);
     locs[err->nlocations].line = l.line;
     locs[err->nlocations].column = l.column;
-    locs[err->nlocations].source = src->name;
+    /* the source may die before the error list (a failed schema build): copy its name */
+    locs[err->nlocations].source = NULL;
+    if (src->name) {
+        if (err->nlocations && err->locations[err->nlocations - 1].source &&
+            strcmp(err->locations[err->nlocations - 1].source, src->name) == 0)
+            locs[err->nlocations].source = err->locations[err->nlocations - 1].source;
+        else
+            locs[err->nlocations].source = gql_arena_strndup(&e->arena, src->name, strlen(src->name));
+    }
     err->locations = locs;
     err->nlocations++;
 }

@@ -20,9 +20,6 @@
 #include "gql_ast.h"
 #include "gql_error.h"
 
-/* Hard cap on syntactic nesting; everything recursive in the engine relies on it. */
-#define GQL_MAX_NESTING 128
-
 typedef struct gql_parse_options {
     uint32_t max_tokens;     /* 0 = unlimited; counts tokens as graphql-js's maxTokens */
     const char *source_name; /* appears in locations of schema errors */

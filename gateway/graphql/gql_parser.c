@@ -1092,7 +1092,7 @@ static gql_input_value_def *parse_input_value_defs(parser *p, int open, int clos
         memset(&iv, 0, sizeof iv);
         iv.loc = p->tok.start;
         iv.description = parse_description(p);
-        iv.name = parse_name(p, NULL);
+        iv.name = parse_name(p, &iv.name_loc);
         expect(p, T_COLON);
         iv.type = parse_type_reference(p);
         if (expect_optional(p, T_EQUALS))
@@ -1130,7 +1130,7 @@ static void parse_fields_definition(parser *p, gql_typedef_node *t)
         memset(&f, 0, sizeof f);
         f.loc = p->tok.start;
         f.description = parse_description(p);
-        f.name = parse_name(p, NULL);
+        f.name = parse_name(p, &f.name_loc);
         f.args = parse_input_value_defs(p, T_PAREN_L, T_PAREN_R, &f.nargs);
         expect(p, T_COLON);
         f.type = parse_type_reference(p);
@@ -1153,7 +1153,7 @@ static void parse_enum_values(parser *p, gql_typedef_node *t)
         if (p->tok.kind == T_NAME && (gql_str_eqc(p->tok.value, "true") || gql_str_eqc(p->tok.value, "false") ||
                                        gql_str_eqc(p->tok.value, "null")))
             fail_token(p, p->tok.start, "", &p->tok, " is reserved and cannot be used for an enum value.");
-        v.name = parse_name(p, NULL);
+        v.name = parse_name(p, &v.name_loc);
         v.dirs = parse_directives(p, 1, &v.ndirs);
         push(p, &v, sizeof v);
     } while (!expect_optional(p, T_BRACE_R));
