@@ -20,5 +20,6 @@
 #include "gql_print.h"
 #include "gql_schema.h"
 #include "gql_validate.h"
+#include "gql_exec.h"
 
 #endif
