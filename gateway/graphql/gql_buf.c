@@ -46,7 +46,7 @@ int gql_buf_reserve(gql_buf *b, size_t n)
     return 0;
 }
 
-int gql_buf_append(gql_buf *b, const void *p, size_t n)
+int gql__buf_append_slow(gql_buf *b, const void *p, size_t n)
 {
     if (gql_buf_reserve(b, n))
         return -1;
@@ -54,11 +54,6 @@ int gql_buf_append(gql_buf *b, const void *p, size_t n)
         memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
-}
-
-int gql_buf_puts(gql_buf *b, const char *s)
-{
-    return gql_buf_append(b, s, strlen(s));
 }
 
 int gql_buf_printf(gql_buf *b, const char *fmt, ...)

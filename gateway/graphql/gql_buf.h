@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Default ceiling for a buffer whose owner did not choose one. */
 #define GQL_BUF_DEFAULT_MAX ((size_t)64 << 20)
@@ -34,9 +35,22 @@ static inline void gql_buf_reset(gql_buf *b)
 }
 /* Makes room for `n` more bytes; 0 on success, -1 (and `overflow`) when refused. */
 int gql_buf_reserve(gql_buf *b, size_t n);
-/* Appenders return 0 on success and -1 when the buffer refused to grow. */
-int gql_buf_append(gql_buf *b, const void *p, size_t n);
-int gql_buf_puts(gql_buf *b, const char *s);
+/* Appenders return 0 on success and -1 when the buffer refused to grow. The common
+ * case (room available) is inline: responses are written with many small appends. */
+int gql__buf_append_slow(gql_buf *b, const void *p, size_t n);
+static inline int gql_buf_append(gql_buf *b, const void *p, size_t n)
+{
+    if (b->len + n < b->cap) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
+    return gql__buf_append_slow(b, p, n);
+}
+static inline int gql_buf_puts(gql_buf *b, const char *s)
+{
+    return gql_buf_append(b, s, strlen(s));
+}
 int gql_buf_printf(gql_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline int gql_buf_putc(gql_buf *b, char c)
 {

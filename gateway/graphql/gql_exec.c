@@ -82,7 +82,9 @@ static inline bool xnull(xval v)
 
 /* ---- result tree ------------------------------------------------------------------ */
 
-enum skind { S_UNSET, S_NULL, S_JSON, S_STR, S_INT, S_FLOAT, S_BOOL, S_OBJ, S_LIST };
+/* S_JSONLIST: a JSON array of built-in scalars already in output form (written as
+ * is, no per-item slots). */
+enum skind { S_UNSET, S_NULL, S_JSON, S_STR, S_INT, S_FLOAT, S_BOOL, S_OBJ, S_LIST, S_JSONLIST };
 
 typedef struct robj robj;
 typedef struct rlist rlist;
@@ -135,11 +137,19 @@ typedef struct plan_link {
     struct plan_link *next;
 } plan_link;
 
+/* Fast-path codes for fields whose value is a built-in scalar (or a list of them):
+ * the JSON type check is all the serialization such values need. */
+enum { L_NONE, L_STR, L_ID, L_INT, L_FLOAT, L_BOOL, L_NONNULL = 8 };
+
 struct plan_field {
     gql_str key;
     const gql_field *def;
     const gql_type *parent_type;
     uint8_t meta;
+    uint8_t simple;    /* plain property lookup: no meta field, no arguments */
+    uint8_t leaf;      /* L_* of the field type */
+    uint8_t item_leaf; /* L_* of the item type of a list-typed field */
+    int32_t same_name; /* next field of the plan reading the same property, or -1 */
     const gql_selection **sels; /* merged field selections */
     const gql_field_node **nodes;
     uint32_t nnodes;
@@ -156,6 +166,7 @@ struct plan {
     const gql_type *type;
     uint32_t n;
     plan_field *f;
+    uint8_t all_simple; /* every field is simple: values can be prefetched in one pass */
     char *err;    /* collection failed (a @skip/@include argument) */
     uint32_t err_loc;
 };
@@ -652,6 +663,22 @@ static int collect(collector *x, const gql_selection_set *ss)
     return 0;
 }
 
+static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
+{
+    uint8_t nn = 0;
+    if (t->kind == GQL_KIND_NON_NULL) {
+        nn = L_NONNULL;
+        t = t->of;
+    }
+    uint8_t c = t == s->t_string    ? L_STR
+                : t == s->t_id      ? L_ID
+                : t == s->t_int     ? L_INT
+                : t == s->t_float   ? L_FLOAT
+                : t == s->t_boolean ? L_BOOL
+                                    : L_NONE;
+    return c ? (uint8_t)(c | nn) : L_NONE;
+}
+
 /* Groups the collected selections by response key (first-occurrence order). */
 static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
 {
@@ -727,6 +754,25 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
         } else {
             f[g].def = gql_type_field(type, name.s, name.len);
         }
+    }
+    p->all_simple = !type->builtin;
+    for (uint32_t g = 0; g < nf; g++) {
+        plan_field *pf = &f[g];
+        if (pf->def) {
+            pf->leaf = leaf_code(e->s, pf->def->type);
+            const gql_type *nt = gql_nullable_type(pf->def->type);
+            if (nt->kind == GQL_KIND_LIST)
+                pf->item_leaf = leaf_code(e->s, nt->of);
+        }
+        pf->simple = pf->def && pf->meta == M_NONE && !type->builtin && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
+        if (!pf->simple)
+            p->all_simple = 0;
+        pf->same_name = -1;
+        for (uint32_t h = g + 1; h < nf && pf->def; h++)
+            if (f[h].def == pf->def) {
+                pf->same_name = (int32_t)h;
+                break;
+            }
     }
     p->f = f;
     p->n = nf;
@@ -1270,6 +1316,42 @@ static const gql_type *runtime_type(gql_exec *e, const gql_type *abstract, xval 
     return rt;
 }
 
+/* Serializes a built-in scalar whose JSON already has the right type; false sends
+ * the value down the general path (conversions, errors). */
+static inline bool fast_leaf(uint8_t code, json_t *v, slot *s)
+{
+    if (!v || json_is_null(v)) {
+        if (code & L_NONNULL)
+            return false;
+        s->kind = S_NULL;
+        return true;
+    }
+    switch (code & 7) {
+    case L_STR:
+    case L_ID:
+        if (!json_is_string(v))
+            return false;
+        break;
+    case L_INT:
+        if (!json_is_integer(v) || json_integer_value(v) > 2147483647 || json_integer_value(v) < -2147483648LL)
+            return false;
+        break;
+    case L_FLOAT:
+        if (!json_is_integer(v) && !json_is_real(v))
+            return false;
+        break;
+    case L_BOOL:
+        if (!json_is_boolean(v))
+            return false;
+        break;
+    default:
+        return false;
+    }
+    s->kind = S_JSON;
+    s->u.j = v;
+    return true;
+}
+
 /* Completes `v` of `type` into slot `idx` of container `c`. Returns 0 when the slot
  * is filled, -1 with e->err set (the caller raises the field error), 1 when an error
  * inside already nulled this slot or an ancestor. */
@@ -1317,8 +1399,12 @@ static int complete(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, x
         s->kind = S_LIST;
         s->u.l = l;
         bool item_nonnull = item->kind == GQL_KIND_NON_NULL;
+        uint8_t il = pf->item_leaf;
         for (uint32_t i = 0; i < n; i++) {
             xval iv;
+            if (il && v.kind == X_JSON && type == gql_nullable_type(pf->def->type) &&
+                fast_leaf(il, json_array_get(v.j, i), &l->items[i]))
+                continue;
             if (v.kind == X_JSON) {
                 iv = xjson(json_array_get(v.j, i));
             } else {
@@ -1445,10 +1531,122 @@ void gql_ticket_fail(gql_ticket *t, const char *message, json_t *extensions)
     ticket_done(t);
 }
 
+static plan *sub_plan(gql_exec *e, plan_field *pf, const gql_type *type);
+
+/* Fast completion of a list of built-in scalars whose items all have the right JSON
+ * type; false (nothing changed in the slot) otherwise. */
+static bool fast_leaf_list(gql_exec *e, robj *obj, uint32_t i, plan_field *pf, json_t *v)
+{
+    (void)e;
+    size_t n = json_array_size(v);
+    slot tmp;
+    for (size_t k = 0; k < n; k++)
+        if (!fast_leaf(pf->item_leaf, json_array_get(v, k), &tmp))
+            return false;
+    obj->slots[i].kind = S_JSONLIST;
+    obj->slots[i].u.j = v;
+    return true;
+}
+
+/* A simple field whose value is already known (prefetched property). */
+static inline void resolve_value(gql_exec *e, robj *obj, uint32_t i, json_t *v)
+{
+    plan_field *pf = (plan_field *)&obj->plan->f[i];
+    slot *s = &obj->slots[i];
+    if (pf->leaf && fast_leaf(pf->leaf, v, s))
+        return;
+    if (pf->item_leaf && json_is_array(v) && fast_leaf_list(e, obj, i, pf, v))
+        return;
+    const gql_type *type = pf->def->type;
+    int r = complete(e, &obj->h, i, type, xjson(v), pf, false);
+    if (r < 0)
+        raise_field_error(e, &obj->h, i, pf, type->kind == GQL_KIND_NON_NULL);
+}
+
+/* Equality of short byte strings with fixed-size (possibly overlapping) loads that
+ * stay inside both strings: names are short and this is the inner loop of property
+ * lookup. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        if (n > 16)
+            return memcmp(a, b, n) == 0;
+        uint64_t x0, y0, x1, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* Copies a short string with the same technique (dst has room for n bytes). */
+static inline void copy_bytes(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1;
+        memcpy(&x0, s, 8);
+        memcpy(&x1, s + n - 8, 8);
+        memcpy(d, &x0, 8);
+        memcpy(d + n - 8, &x1, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x0, x1;
+        memcpy(&x0, s, 4);
+        memcpy(&x1, s + n - 4, 4);
+        memcpy(d, &x0, 4);
+        memcpy(d + n - 4, &x1, 4);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
+/* Reads the properties of a JSON object for a plan of simple fields in one pass
+ * over its keys (cheaper than one hash lookup per field). The search for a key's
+ * field starts after the previous match: objects usually list their keys in the
+ * order queries ask for them, so most keys match at the first comparison. */
+static void prefetch(const plan *p, json_t *obj, json_t **vals)
+{
+    uint32_t n = p->n, next = 0;
+    for (uint32_t k = 0; k < n; k++)
+        vals[k] = NULL;
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it);
+        size_t kl = json_object_iter_key_len(it);
+        for (uint32_t tries = 0; tries < n; tries++) {
+            uint32_t k = next + tries < n ? next + tries : next + tries - n;
+            const gql_field *d = p->f[k].def;
+            if (d->name_len != kl || !same_bytes(d->name, key, kl))
+                continue;
+            json_t *v = json_object_iter_value(it);
+            for (int32_t j = (int32_t)k; j >= 0; j = p->f[j].same_name)
+                vals[j] = v;
+            next = k + 1 < n ? k + 1 : 0;
+            break;
+        }
+    }
+}
+
 static void resolve_field(gql_exec *e, robj *obj, uint32_t i, xval parent)
 {
     plan_field *pf = (plan_field *)&obj->plan->f[i];
     slot *s = &obj->slots[i];
+    if (pf->simple && !e->o.resolve && parent.kind == X_JSON) {
+        json_t *p = parent.j;
+        resolve_value(e, obj, i, json_is_object(p) ? json_object_getn(p, pf->def->name, pf->def->name_len) : NULL);
+        return;
+    }
     if (!pf->def) {
         s->kind = S_UNSET; /* graphql-js leaves unknown fields out of the result */
         return;
@@ -1653,6 +1851,18 @@ gql_exec_state gql_exec_run(gql_exec *e)
             if (!e->complete_dead && e->any_dead && is_dead(&t.obj->h))
                 continue;
             const plan *p = t.obj->plan;
+            json_t *pj = t.parent.j;
+            if (p->all_simple && !e->o.resolve && t.parent.kind == X_JSON && p->n >= 2 && p->n <= 32 &&
+                json_is_object(pj) && json_object_size(pj) <= 2 * (size_t)p->n + 2) {
+                json_t *vals[32];
+                prefetch(p, pj, vals);
+                for (uint32_t i = t.from; i < p->n; i++) {
+                    resolve_value(e, t.obj, i, vals[i]);
+                    if (t.obj->h.dead)
+                        break;
+                }
+                continue;
+            }
             for (uint32_t i = t.from; i < p->n; i++) {
                 resolve_field(e, t.obj, i, t.parent);
                 if (t.obj->h.dead)
@@ -1705,29 +1915,163 @@ const gql_errors *gql_exec_errors(gql_exec *e)
 
 /* ---- the response ----------------------------------------------------------------------- */
 
-static void write_slot_leaf(gql_buf *out, const slot *s)
+/* The response writer keeps a raw cursor into the buffer and reserves space per
+ * item, instead of going through the buffer API for every few bytes. */
+typedef struct writer {
+    gql_buf *b;
+    char *d;
+    char *end;
+    bool failed;
+} writer;
+
+static bool wr_grow(writer *w, size_t n)
+{
+    w->b->len = (size_t)(w->d - w->b->data);
+    if (gql_buf_reserve(w->b, n < 4096 ? 4096 : n)) {
+        w->failed = true;
+        return false;
+    }
+    w->d = w->b->data + w->b->len;
+    w->end = w->b->data + w->b->cap - 1;
+    return true;
+}
+
+static inline bool wr_need(writer *w, size_t n)
+{
+    return (size_t)(w->end - w->d) >= n || wr_grow(w, n);
+}
+
+/* Falls back to the buffer API (escaping, rare cases), keeping the cursor in sync. */
+static inline void wr_sync(writer *w)
+{
+    w->b->len = (size_t)(w->d - w->b->data);
+}
+static inline void wr_resume(writer *w)
+{
+    if (w->b->overflow) {
+        w->failed = true;
+        w->d = w->b->data + w->b->len;
+        w->end = w->d;
+        return;
+    }
+    w->d = w->b->data + w->b->len;
+    w->end = w->b->data + w->b->cap - 1;
+}
+
+static const uint8_t needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+static void wr_string(writer *w, const char *s, size_t n)
+{
+    if (!wr_need(w, n + 2))
+        return;
+    const unsigned char *u = (const unsigned char *)s;
+    char *d = w->d;
+    *d++ = '"';
+    size_t i = 0;
+    /* eight bytes at a time: stop at a chunk holding a control character, a quote
+     * or a backslash */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (; n >= 16 && i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, u + i, 8);
+        uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+        uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+        if (hit & highs)
+            break;
+        memcpy(d + i, &x, 8);
+    }
+    for (; i < n; i++) {
+        unsigned char c = u[i];
+        if (needs_escape[c])
+            break;
+        d[i] = (char)c;
+    }
+    if (i == n) {
+        d[n] = '"';
+        w->d = d + n + 1;
+        return;
+    }
+    /* something to escape: let the general encoder write the whole string */
+    wr_sync(w);
+    gql__buf_json_string(w->b, s, n);
+    wr_resume(w);
+}
+
+/* A JSON scalar (or anything, through the general encoder). */
+static inline void wr_json(writer *w, json_t *j)
+{
+    if (json_is_string(j)) {
+        wr_string(w, json_string_value(j), json_string_length(j));
+    } else if (json_is_integer(j)) {
+        if (wr_need(w, 24))
+            w->d += gql__fmt_i64(w->d, (int64_t)json_integer_value(j));
+    } else if (json_is_true(j) || json_is_false(j)) {
+        if (wr_need(w, 5)) {
+            memcpy(w->d, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
+            w->d += json_is_true(j) ? 4 : 5;
+        }
+    } else if (json_is_real(j)) {
+        if (wr_need(w, 32))
+            w->d += isfinite(json_real_value(j)) ? gql__js_number(w->d, json_real_value(j)) : (memcpy(w->d, "null", 4), 4);
+    } else if (!j || json_is_null(j)) {
+        if (wr_need(w, 4)) {
+            memcpy(w->d, "null", 4);
+            w->d += 4;
+        }
+    } else {
+        wr_sync(w);
+        gql__buf_json_value(w->b, j, 256);
+        wr_resume(w);
+    }
+}
+
+static inline void wr_leaf(writer *w, const slot *s)
 {
     switch (s->kind) {
     case S_JSON:
-        gql__buf_json_value(out, s->u.j, 256);
+        wr_json(w, s->u.j);
         break;
     case S_STR:
-        gql__buf_json_string(out, s->u.s, s->len);
+        wr_string(w, s->u.s, s->len);
         break;
-    case S_INT:
-        gql_buf_printf(out, "%lld", (long long)s->u.i);
-        break;
-    case S_FLOAT: {
-        char t[40];
-        int n = isfinite(s->u.d) ? gql__js_number(t, s->u.d) : snprintf(t, sizeof t, "null");
-        gql_buf_append(out, t, (size_t)n);
+    case S_JSONLIST: {
+        json_t *a = s->u.j;
+        size_t n = json_array_size(a);
+        if (!wr_need(w, 2))
+            break;
+        *w->d++ = '[';
+        for (size_t k = 0; k < n; k++) {
+            if (k && wr_need(w, 1))
+                *w->d++ = ',';
+            wr_json(w, json_array_get(a, k));
+        }
+        if (wr_need(w, 1))
+            *w->d++ = ']';
         break;
     }
+    case S_INT:
+        if (wr_need(w, 24))
+            w->d += gql__fmt_i64(w->d, s->u.i);
+        break;
+    case S_FLOAT:
+        if (wr_need(w, 32))
+            w->d += isfinite(s->u.d) ? gql__js_number(w->d, s->u.d) : (memcpy(w->d, "null", 4), 4);
+        break;
     case S_BOOL:
-        gql_buf_puts(out, s->u.b ? "true" : "false");
+        if (wr_need(w, 5)) {
+            memcpy(w->d, s->u.b ? "true" : "false", s->u.b ? 4 : 5);
+            w->d += s->u.b ? 4 : 5;
+        }
         break;
     default:
-        gql_buf_puts(out, "null");
+        if (wr_need(w, 4)) {
+            memcpy(w->d, "null", 4);
+            w->d += 4;
+        }
         break;
     }
 }
@@ -1739,6 +2083,7 @@ static void write_data(gql_exec *e, gql_buf *out)
     typedef struct frame {
         const rcont *c;
         uint32_t i;
+        bool any; /* something was written into this container */
     } frame;
     uint32_t cap = 64, top = 0;
     frame *st = malloc(cap * sizeof *st);
@@ -1746,14 +2091,18 @@ static void write_data(gql_exec *e, gql_buf *out)
         gql_buf_puts(out, "null");
         return;
     }
-    gql_buf_putc(out, '{');
-    st[top++] = (frame){&e->data->h, 0};
-    while (top && !out->overflow) {
+    writer w = {out, NULL, NULL, false};
+    wr_resume(&w);
+    if (wr_need(&w, 1))
+        *w.d++ = '{';
+    st[top++] = (frame){&e->data->h, 0, false};
+    while (top && !w.failed) {
         frame *f = &st[top - 1];
         const rcont *c = f->c;
         uint32_t n = c->is_list ? ((const rlist *)c)->n : ((const robj *)c)->plan->n;
         if (f->i >= n) {
-            gql_buf_putc(out, c->is_list ? ']' : '}');
+            if (wr_need(&w, 1))
+                *w.d++ = c->is_list ? ']' : '}';
             top--;
             continue;
         }
@@ -1761,47 +2110,47 @@ static void write_data(gql_exec *e, gql_buf *out)
         const slot *s;
         if (c->is_list) {
             s = &((const rlist *)c)->items[i];
-            if (i)
-                gql_buf_putc(out, ',');
+            if (i && wr_need(&w, 1))
+                *w.d++ = ',';
         } else {
             const robj *o = (const robj *)c;
             s = &o->slots[i];
             if (s->kind == S_UNSET)
                 continue;
-            /* a comma unless this is the first written key */
-            bool first = true;
-            for (uint32_t k = 0; k < i; k++)
-                if (o->slots[k].kind != S_UNSET) {
-                    first = false;
-                    break;
-                }
-            if (!first)
-                gql_buf_putc(out, ',');
-            gql_str key = o->plan->f[i].key;
-            gql_buf_putc(out, '"');
-            gql_buf_append(out, key.s, key.len); /* names need no escaping */
-            gql_buf_puts(out, "\":");
+            gql_str key = o->plan->f[i].key; /* names need no escaping */
+            if (!wr_need(&w, key.len + 4))
+                break;
+            if (f->any)
+                *w.d++ = ',';
+            *w.d++ = '"';
+            copy_bytes(w.d, key.s, key.len);
+            w.d += key.len;
+            *w.d++ = '"';
+            *w.d++ = ':';
+            f->any = true;
         }
         if (s->kind == S_OBJ || s->kind == S_LIST) {
             if (top == cap) {
                 cap *= 2;
                 frame *ns = realloc(st, cap * sizeof *ns);
-                if (!ns)
+                if (!ns) {
+                    w.failed = true;
                     break;
+                }
                 st = ns;
             }
-            if (s->kind == S_OBJ) {
-                gql_buf_putc(out, '{');
-                st[top++] = (frame){&s->u.o->h, 0};
-            } else {
-                gql_buf_putc(out, '[');
-                st[top++] = (frame){&s->u.l->h, 0};
-            }
+            if (!wr_need(&w, 1))
+                break;
+            *w.d++ = s->kind == S_OBJ ? '{' : '[';
+            st[top++] = (frame){s->kind == S_OBJ ? &s->u.o->h : &s->u.l->h, 0, false};
         } else {
-            write_slot_leaf(out, s);
+            wr_leaf(&w, s);
         }
     }
     free(st);
+    wr_sync(&w);
+    if (w.failed)
+        out->overflow = 1;
 }
 
 int gql_exec_write_response(gql_exec *e, gql_buf *out)

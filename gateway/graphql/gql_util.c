@@ -302,43 +302,40 @@ bool gql__is_integer(double d)
     return isfinite(d) && floor(d) == d;
 }
 
-int gql__js_number(char *out, double d)
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+int gql__fmt_i64(char *out, int64_t v)
 {
-    if (d != d)
-        return sprintf(out, "NaN");
-    if (isinf(d))
-        return sprintf(out, d < 0 ? "-Infinity" : "Infinity");
-    if (d == 0)
-        return sprintf(out, "0");
-    /* Shortest digit string that round-trips; %.*e rounds correctly, so the first
-     * precision that round-trips is also the closest such string. */
-    char tmp[40];
-    int prec;
-    for (prec = 0; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
+    char t[24];
+    int n = 24;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        t[--n] = digit_pairs[r * 2 + 1];
+        t[--n] = digit_pairs[r * 2];
     }
-    if (prec == 17)
-        snprintf(tmp, sizeof tmp, "%.*e", 16, d);
-    /* tmp looks like "-d.ddde+XX" */
-    const char *p = tmp;
-    int neg = 0;
-    if (*p == '-') {
-        neg = 1;
-        p++;
+    if (u >= 10) {
+        t[--n] = digit_pairs[u * 2 + 1];
+        t[--n] = digit_pairs[u * 2];
+    } else {
+        t[--n] = (char)('0' + u);
     }
-    char digits[24];
     int k = 0;
-    while (*p && *p != 'e') {
-        if (*p >= '0' && *p <= '9')
-            digits[k++] = *p;
-        p++;
-    }
-    while (k > 1 && digits[k - 1] == '0')
-        k--;
-    int e = atoi(p + 1);
-    int n = e + 1; /* position of the decimal point relative to the digits */
+    if (v < 0)
+        out[k++] = '-';
+    memcpy(out + k, t + n, (size_t)(24 - n));
+    k += 24 - n;
+    out[k] = 0;
+    return k;
+}
+
+/* ECMAScript Number::toString formatting of the decimal digits[0..k) with the
+ * decimal point after position n (value = 0.digits × 10^n). */
+static int js_format(char *out, int neg, const char *digits, int k, int n)
+{
     char *o = out;
     if (neg)
         *o++ = '-';
@@ -367,10 +364,76 @@ int gql__js_number(char *out, double d)
             memcpy(o, digits + 1, (size_t)(k - 1));
             o += k - 1;
         }
-        o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+        *o++ = 'e';
+        *o++ = n - 1 < 0 ? '-' : '+';
+        o += gql__fmt_i64(o, n - 1 < 0 ? -(n - 1) : n - 1);
     }
     *o = 0;
     return (int)(o - out);
+}
+
+static const double pow10_exact[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+int gql__js_number(char *out, double d)
+{
+    if (d != d)
+        return sprintf(out, "NaN");
+    if (isinf(d))
+        return sprintf(out, d < 0 ? "-Infinity" : "Infinity");
+    if (d == 0)
+        return sprintf(out, "0");
+    int neg = d < 0;
+    double a = neg ? -d : d;
+    /* Fast path: the fewest fractional digits k (<= 17) for which the nearest
+     * integer r to a*10^k gives back a exactly as r/10^k. Both the division and
+     * a power of ten up to 1e22 are exact or correctly rounded, so a hit is the
+     * shortest representation (any shorter one would have been hit at smaller k),
+     * and the nearest r is the closest candidate, as ECMAScript requires. */
+    if (a < 9007199254740992.0) {
+        for (int k = 0; k <= 17; k++) {
+            double m = a * pow10_exact[k];
+            if (m >= 9007199254740992.0)
+                break;
+            double r = nearbyint(m);
+            if (r / pow10_exact[k] != a)
+                continue;
+            char digits[24];
+            int len = gql__fmt_i64(digits, (int64_t)r);
+            /* strip trailing zeros: value = digits × 10^(-k) */
+            int z = 0;
+            while (len - z > 1 && digits[len - 1 - z] == '0')
+                z++;
+            len -= z;
+            int n = len + z - k; /* decimal point position for 0.digits form */
+            return js_format(out, neg, digits, len, n);
+        }
+    }
+    /* General case: shortest digit string that round-trips; %.*e rounds correctly,
+     * so the first precision that round-trips is also the closest such string. */
+    char tmp[40];
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    if (prec == 17)
+        snprintf(tmp, sizeof tmp, "%.*e", 16, d);
+    const char *p = tmp;
+    if (*p == '-')
+        p++;
+    char digits[24];
+    int k = 0;
+    while (*p && *p != 'e') {
+        if (*p >= '0' && *p <= '9')
+            digits[k++] = *p;
+        p++;
+    }
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    int e = atoi(p + 1);
+    return js_format(out, neg, digits, k, e + 1);
 }
 
 int gql__buf_json_number(gql_buf *b, const json_t *v)
@@ -378,7 +441,7 @@ int gql__buf_json_number(gql_buf *b, const json_t *v)
     char t[40];
     int n;
     if (json_is_integer(v))
-        n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        n = gql__fmt_i64(t, (int64_t)json_integer_value(v));
     else
         n = gql__js_number(t, json_real_value(v));
     return gql_buf_append(b, t, (size_t)n);
@@ -512,15 +575,34 @@ bool gql__js_string_to_number(const char *s, size_t n, double *out)
 static const char hex_lower[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF";
 
+/* bytes JSON.stringify escapes: control characters, quote and backslash */
+static const uint8_t json_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
 int gql__buf_json_string(gql_buf *b, const char *s, size_t n)
 {
     if (gql_buf_reserve(b, n + 2))
         return -1;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n && !json_escape[u[i]])
+        i++;
+    if (i == n) { /* nothing to escape: one copy */
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        return 0;
+    }
     b->data[b->len++] = '"';
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+    for (; i < n; i++) {
+        unsigned char c = u[i];
+        if (!json_escape[c])
             continue;
         if (i > start && gql_buf_append(b, s + start, i - start))
             return -1;

@@ -87,6 +87,8 @@ uint32_t gql__utf16_len(const char *s, size_t n);
 /* True when the bytes are valid UTF-8 without replacement. */
 bool gql__utf8_valid(const char *s, size_t n);
 
+/* Decimal digits of an integer; returns the length (out: 24 bytes). */
+int gql__fmt_i64(char *out, int64_t v);
 /* Formats a double as JavaScript's String(number) does; returns the length.
  * `out` must hold 32 bytes. */
 int gql__js_number(char *out, double d);
