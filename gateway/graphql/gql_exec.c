@@ -1414,8 +1414,10 @@ static int complete(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, x
             int r = complete(e, &l->h, i, item, iv, pf, false);
             if (r < 0)
                 raise_field_error(e, &l->h, i, pf, item_nonnull);
-            if (l->h.dead || (e->any_dead && is_dead(c)))
-                return 1;
+            if (l->h.dead)
+                return 1; /* an item error nulled the list (and maybe more) */
+            if (!e->complete_dead && e->any_dead && is_dead(c))
+                return 1; /* an ancestor is gone: the rest would be discarded */
         }
         return 0;
     }

@@ -516,6 +516,62 @@ static void type_str(const gql_type *t, char *out, size_t n)
 
 static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *undef);
 
+/* "Field "x" is not defined by type "T"." with graphql-js's suggestions. */
+static void report_unknown_field(coerce_ctx *c, json_t *input, const gql_type *type, const char *key, size_t klen)
+{
+    gql_str *names = malloc((type->ninput_fields ? type->ninput_fields : 1) * sizeof *names);
+    uint32_t *idx = malloc((type->ninput_fields ? type->ninput_fields : 1) * sizeof *idx);
+    gql_buf m;
+    gql_buf_init(&m, 0);
+    gql_buf_puts(&m, "Field \"");
+    gql_buf_append(&m, key, klen);
+    gql_buf_printf(&m, "\" is not defined by type \"%s\".", type->name);
+    if (names && idx) {
+        for (uint32_t i = 0; i < type->ninput_fields; i++) {
+            names[i].s = type->input_fields[i].name;
+            names[i].len = type->input_fields[i].name_len;
+        }
+        uint32_t n = gql__suggestion_list(key, klen, names, type->ninput_fields, idx);
+        gql_str *sugg = malloc((n ? n : 1) * sizeof *sugg);
+        if (sugg) {
+            for (uint32_t i = 0; i < n; i++)
+                sugg[i] = names[idx[i]];
+            gql__did_you_mean(&m, NULL, sugg, n);
+            free(sugg);
+        }
+    }
+    free(names);
+    free(idx);
+    report(c, c->npath, input, m.data ? m.data : "", m.len);
+    gql_buf_free(&m);
+}
+
+/* An array given for an input object: no field is present (names cannot be indexes),
+ * required fields are missing and every index is an unknown field. */
+static json_t *coerce_array_as_object(coerce_ctx *c, json_t *input, const gql_type *type, bool *undef)
+{
+    (void)undef;
+    json_t *o = json_object();
+    for (uint32_t i = 0; i < type->ninput_fields; i++) {
+        const gql_input_value *f = &type->input_fields[i];
+        if (f->has_default) {
+            json_object_setn_nocheck(o, f->name, f->name_len, f->default_value);
+        } else if (f->type->kind == GQL_KIND_NON_NULL) {
+            char ts[256];
+            type_str(f->type, ts, sizeof ts);
+            reportf(c, input, "Field \"%s\" of required type \"%s\" was not provided.", f->name, ts);
+        }
+    }
+    for (size_t k = 0; k < json_array_size(input); k++) {
+        char key[24];
+        int kl = snprintf(key, sizeof key, "%zu", k);
+        report_unknown_field(c, input, type, key, (size_t)kl);
+    }
+    if (type->is_one_of && json_object_size(o) != 1)
+        reportf(c, input, "Exactly one key must be specified for OneOf type \"%s\".", type->name);
+    return o;
+}
+
 static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *undef)
 {
     *undef = false;
@@ -557,6 +613,10 @@ static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *
         return a;
     }
     if (type->kind == GQL_KIND_INPUT_OBJECT) {
+        /* graphql-js accepts any JavaScript object here, arrays included: an array is
+         * an object whose keys are its indexes */
+        if (json_is_array(input))
+            return coerce_array_as_object(c, input, type, undef);
         if (!json_is_object(input)) {
             reportf(c, input, "Expected type \"%s\" to be an object.", type->name);
             *undef = true;
@@ -597,31 +657,7 @@ static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *
             (void)val;
             if (gql_type_input_field(type, key, klen))
                 continue;
-            gql_str *names = malloc((type->ninput_fields ? type->ninput_fields : 1) * sizeof *names);
-            uint32_t *idx = malloc((type->ninput_fields ? type->ninput_fields : 1) * sizeof *idx);
-            gql_buf m;
-            gql_buf_init(&m, 0);
-            gql_buf_puts(&m, "Field \"");
-            gql_buf_append(&m, key, klen);
-            gql_buf_printf(&m, "\" is not defined by type \"%s\".", type->name);
-            if (names && idx) {
-                for (uint32_t i = 0; i < type->ninput_fields; i++) {
-                    names[i].s = type->input_fields[i].name;
-                    names[i].len = type->input_fields[i].name_len;
-                }
-                uint32_t n = gql__suggestion_list(key, klen, names, type->ninput_fields, idx);
-                gql_str *sugg = malloc((n ? n : 1) * sizeof *sugg);
-                if (sugg) {
-                    for (uint32_t i = 0; i < n; i++)
-                        sugg[i] = names[idx[i]];
-                    gql__did_you_mean(&m, NULL, sugg, n);
-                    free(sugg);
-                }
-            }
-            free(names);
-            free(idx);
-            report(c, c->npath, input, m.data ? m.data : "", m.len);
-            gql_buf_free(&m);
+            report_unknown_field(c, input, type, key, klen);
         }
         if (type->is_one_of) {
             size_t n = json_object_size(o);

@@ -15,7 +15,16 @@ const fs = require('fs');
 const path = require('path');
 const graphql = require(path.join(__dirname, '..', '..', '..', 'node_modules', 'graphql'));
 
-function main(argv) {
+// Runs one invocation; returns {code, out} instead of printing (the differential
+// runner calls it in-process for speed).
+function run(argv, readFile = (f) => fs.readFileSync(f, 'utf8')) {
+  let stdout = '';
+  const write = (s) => { stdout += s; };
+  const code = runInner(argv, readFile, write);
+  return { code, out: stdout };
+}
+
+function runInner(argv, readFile, write) {
   const schemas = [];
   let queryFile = null, queryString = null, variablesFile = null, rootFile = null, operation = null;
   let mode = 'run';
@@ -31,16 +40,16 @@ function main(argv) {
     else if (a === '--validate-only') mode = 'validate';
     else if (a === '--print') mode = 'print';
     else if (a === '--print-schema') mode = 'print-schema';
-    else { process.stderr.write('usage error\n'); return 64; }
+    else { return 64; }
   }
-  const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+  const out = (o) => write(JSON.stringify(o) + '\n');
   const errs = (list) => list.map((e) => e.toJSON());
 
   let schema = null;
   if (mode !== 'parse' && mode !== 'print') {
     try {
       const definitions = [];
-      for (const f of schemas) definitions.push(...graphql.parse(new graphql.Source(fs.readFileSync(f, 'utf8'), f)).definitions);
+      for (const f of schemas) definitions.push(...graphql.parse(new graphql.Source(readFile(f), f)).definitions);
       schema = graphql.buildASTSchema({ kind: 'Document', definitions });
       const problems = graphql.validateSchema(schema);
       if (problems.length) { out({ schemaErrors: errs(problems) }); return 2; }
@@ -48,9 +57,9 @@ function main(argv) {
       out({ schemaErrors: [{ message: e.message }] });
       return 2;
     }
-    if (mode === 'print-schema') { process.stdout.write(graphql.printSchema(schema) + '\n'); return 0; }
+    if (mode === 'print-schema') { write(graphql.printSchema(schema) + '\n'); return 0; }
   }
-  const text = queryFile ? fs.readFileSync(queryFile, 'utf8') : queryString;
+  const text = queryFile ? readFile(queryFile) : queryString;
   let doc;
   try {
     doc = graphql.parse(text);
@@ -59,16 +68,22 @@ function main(argv) {
     return 1;
   }
   if (mode === 'parse') { out({}); return 0; }
-  if (mode === 'print') { process.stdout.write(graphql.print(doc) + '\n'); return 0; }
+  if (mode === 'print') { write(graphql.print(doc) + '\n'); return 0; }
   const validationErrors = graphql.validate(schema, doc);
   if (validationErrors.length) { out({ errors: errs(validationErrors) }); return 1; }
   if (mode === 'validate') { out({}); return 0; }
-  const variableValues = variablesFile ? JSON.parse(fs.readFileSync(variablesFile, 'utf8')) : undefined;
-  const rootValue = rootFile ? JSON.parse(fs.readFileSync(rootFile, 'utf8')) : undefined;
+  const variableValues = variablesFile ? JSON.parse(readFile(variablesFile)) : undefined;
+  const rootValue = rootFile ? JSON.parse(readFile(rootFile)) : undefined;
   const result = graphql.execute({ schema, document: doc, rootValue, variableValues, operationName: operation });
   if (result && typeof result.then === 'function') throw new Error('unexpected asynchronous result');
-  process.stdout.write(JSON.stringify(result) + '\n');
+  write(JSON.stringify(result) + '\n');
   return 'data' in result ? 0 : 1;
 }
 
-process.exitCode = main(process.argv.slice(2));
+module.exports = { run };
+
+if (require.main === module) {
+  const r = run(process.argv.slice(2));
+  process.stdout.write(r.out);
+  process.exitCode = r.code;
+}
