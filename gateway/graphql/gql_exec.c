@@ -149,7 +149,8 @@ struct plan_field {
     uint8_t simple;    /* plain property lookup: no meta field, no arguments */
     uint8_t leaf;      /* L_* of the field type */
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
-    int32_t same_name; /* next field of the plan reading the same property, or -1 */
+    int32_t same_name;  /* next field of the plan reading the same property, or -1 */
+    int32_t first_same; /* first field of the plan reading the same property */
     const gql_selection **sels; /* merged field selections */
     const gql_field_node **nodes;
     uint32_t nnodes;
@@ -768,9 +769,15 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
         if (!pf->simple)
             p->all_simple = 0;
         pf->same_name = -1;
+        pf->first_same = (int32_t)g;
         for (uint32_t h = g + 1; h < nf && pf->def; h++)
             if (f[h].def == pf->def) {
                 pf->same_name = (int32_t)h;
+                break;
+            }
+        for (uint32_t h = 0; h < g && pf->def; h++)
+            if (f[h].def == pf->def) {
+                pf->first_same = (int32_t)h;
                 break;
             }
     }
@@ -1632,7 +1639,7 @@ static void prefetch(const plan *p, json_t *obj, json_t **vals)
             if (d->name_len != kl || !same_bytes(d->name, key, kl))
                 continue;
             json_t *v = json_object_iter_value(it);
-            for (int32_t j = (int32_t)k; j >= 0; j = p->f[j].same_name)
+            for (int32_t j = p->f[k].first_same; j >= 0; j = p->f[j].same_name)
                 vals[j] = v;
             next = k + 1 < n ? k + 1 : 0;
             break;

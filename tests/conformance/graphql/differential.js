@@ -78,6 +78,7 @@ function runBoth(argv) {
 
 let passed = 0, failed = 0, skipped = 0;
 const failures = [];
+const outcomes = { ran: 0, rejected: 0, other: 0 }; // what the compared cases exercised
 
 function check(label, argv, allowTheirThrow) {
   const r = runBoth(argv);
@@ -87,6 +88,9 @@ function check(label, argv, allowTheirThrow) {
   }
   if (r.ours.code === r.theirs.code && r.ours.out === r.theirs.out) {
     passed++;
+    if (r.ours.code === 0) outcomes.ran++;
+    else if (r.ours.code === 1) outcomes.rejected++;
+    else outcomes.other++;
     return true;
   }
   failed++;
@@ -126,6 +130,6 @@ for (const x of failures.slice(0, 20)) {
   process.stdout.write(`  theirs (exit ${x.r.theirs.code}): ${x.r.theirs.out.slice(0, 3000)}\n`);
 }
 if (failures.length > 20) process.stdout.write(`\n… and ${failures.length - 20} more failures\n`);
-process.stdout.write(`differential: ${passed} identical, ${failed} different, ${skipped} skipped (graphql-js threw)\n`);
+process.stdout.write(`differential: ${passed} identical (${outcomes.ran} ran or printed, ${outcomes.rejected} rejected with errors), ${failed} different, ${skipped} skipped (graphql-js threw)\n`);
 if (!failures.length) fs.rmSync(tmp, { recursive: true, force: true });
 process.exitCode = failed ? 1 : 0;
