@@ -929,12 +929,10 @@ static const char *deprecation_of(builder *b, gql_applied_directive *list, uint3
  * directives (@specifiedBy, @oneOf) graphql-js reads only the definition. */
 static const gql_applied_directive *definition_directive(const gql_type *t, const char *name)
 {
-    for (uint32_t i = 0; i < t->ndirectives; i++) {
-        if (t->directives[i].node < t->node->dirs || t->directives[i].node >= t->node->dirs + t->node->ndirs)
-            continue;
+    /* the definition's directives come first in t->directives */
+    for (uint32_t i = 0; i < t->node->ndirs && i < t->ndirectives; i++)
         if (strcmp(t->directives[i].name, name) == 0)
             return &t->directives[i];
-    }
     return NULL;
 }
 
