@@ -21,5 +21,6 @@
 #include "gql_schema.h"
 #include "gql_validate.h"
 #include "gql_exec.h"
+#include "gql_limits.h"
 
 #endif

@@ -419,6 +419,12 @@ static void sdl_rules(builder *b)
     gql__strmap_init(&fields_seen, b->A, 64);
     gql_ptrmap dir_seen;
     gql__ptrmap_init(&dir_seen, b->A);
+    /* which file each remembered first definition came from */
+    gql_ptrmap src_of;
+    gql__ptrmap_init(&src_of, b->A);
+#define REMEMBER(node) gql__ptrmap_put(&src_of, (node), NULL, (uintptr_t)src)
+#define SOURCE_OF(node) (gql__ptrmap_get(&src_of, (node), NULL, &srcv) ? (const gql_source *)srcv : src)
+    uintptr_t srcv;
 
     for (uint32_t i = 0; i < b->ndefs; i++) {
         const defref *r = &b->defs[i];
@@ -460,11 +466,12 @@ static void sdl_rules(builder *b)
             const gql_directive_def_node *dd = &d->u.directive;
             const gql_directive_def_node *prev = gql__strmap_get(&first_dir, dd->name.s, dd->name.len);
             if (prev) {
-                gql_error *e = err_at(b, src, prev->name_loc, "There can be only one directive named \"@%.*s\".",
+                gql_error *e = err_at(b, SOURCE_OF(prev), prev->name_loc, "There can be only one directive named \"@%.*s\".",
                                       (int)dd->name.len, dd->name.s);
                 err_loc(b, e, src, dd->name_loc);
             } else {
                 gql__strmap_put(&first_dir, dd->name.s, dd->name.len, (void *)dd);
+                REMEMBER(dd);
             }
             char pb[300];
             snprintf(pb, sizeof pb, "%.*s", (int)dd->name.len, dd->name.s);
@@ -483,10 +490,11 @@ static void sdl_rules(builder *b)
             if (!td->is_extension) {
                 const gql_typedef_node *prev = gql__strmap_get(&first_type, td->name.s, td->name.len);
                 if (prev) {
-                    gql_error *e = err_at(b, src, prev->name_loc, "There can be only one type named \"%s\".", tn);
+                    gql_error *e = err_at(b, SOURCE_OF(prev), prev->name_loc, "There can be only one type named \"%s\".", tn);
                     err_loc(b, e, src, td->name_loc);
                 } else {
                     gql__strmap_put(&first_type, td->name.s, td->name.len, (void *)td);
+                    REMEMBER(td);
                 }
             } else {
                 /* PossibleTypeExtensions */
@@ -533,12 +541,14 @@ static void sdl_rules(builder *b)
                 if (kl > 0 && (size_t)kl < sizeof key2) {
                     const gql_field_def_node *pf = gql__strmap_get(&fields_seen, key2, (size_t)kl);
                     if (pf) {
-                        gql_error *e = err_at(b, src, pf->name_loc, "Field \"%s\" can only be defined once.", key2);
+                        gql_error *e =
+                            err_at(b, SOURCE_OF(pf), pf->name_loc, "Field \"%s\" can only be defined once.", key2);
                         err_loc(b, e, src, f->name_loc);
                     } else {
                         char *kc = gql_arena_strndup(b->A, key2, (size_t)kl);
                         if (kc)
                             gql__strmap_put(&fields_seen, kc, (size_t)kl, (void *)f);
+                        REMEMBER(f);
                     }
                 }
                 char pb[700];
@@ -560,12 +570,14 @@ static void sdl_rules(builder *b)
                 if (kl > 0 && (size_t)kl < sizeof key2) {
                     const gql_input_value_def *pf = gql__strmap_get(&fields_seen, key2, (size_t)kl);
                     if (pf) {
-                        gql_error *e = err_at(b, src, pf->name_loc, "Field \"%s\" can only be defined once.", key2);
+                        gql_error *e =
+                            err_at(b, SOURCE_OF(pf), pf->name_loc, "Field \"%s\" can only be defined once.", key2);
                         err_loc(b, e, src, f->name_loc);
                     } else {
                         char *kc = gql_arena_strndup(b->A, key2, (size_t)kl);
                         if (kc)
                             gql__strmap_put(&fields_seen, kc, (size_t)kl, (void *)f);
+                        REMEMBER(f);
                     }
                 }
                 check_type_ref(b, f->type, src, names, nnames);
@@ -579,12 +591,14 @@ static void sdl_rules(builder *b)
                 if (kl > 0 && (size_t)kl < sizeof key2) {
                     const gql_enum_value_def *pv = gql__strmap_get(&fields_seen, key2, (size_t)kl);
                     if (pv) {
-                        gql_error *e = err_at(b, src, pv->name_loc, "Enum value \"%s\" can only be defined once.", key2);
+                        gql_error *e =
+                            err_at(b, SOURCE_OF(pv), pv->name_loc, "Enum value \"%s\" can only be defined once.", key2);
                         err_loc(b, e, src, v->name_loc);
                     } else {
                         char *kc = gql_arena_strndup(b->A, key2, (size_t)kl);
                         if (kc)
                             gql__strmap_put(&fields_seen, kc, (size_t)kl, (void *)v);
+                        REMEMBER(v);
                     }
                 }
                 dir_site vs = {GQL_LOC_ENUM_VALUE, v->dirs, v->ndirs, src, NULL};
@@ -595,6 +609,8 @@ static void sdl_rules(builder *b)
         }
     }
     free(names);
+#undef REMEMBER
+#undef SOURCE_OF
 }
 
 /* ---- phase 3: fill the types -------------------------------------------------------- */
