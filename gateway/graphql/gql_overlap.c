@@ -64,6 +64,7 @@ typedef struct gql_overlap_state {
     gql_strmap class_intern;
     uint64_t work;
     int depth;
+    uint32_t cap; /* most conflicts a list keeps (the errors that can still be reported) */
     bool exhausted;
     bool reported;
 } ostate;
@@ -243,6 +244,7 @@ static void list_push(ostate *o, clist *l, conflict *x)
 }
 
 static conflict *find_conflict(gql_vctx *c, ostate *o, bool parent_excl, gql_str key, const fdef *a, const fdef *b);
+static const void *field_class(gql_vctx *c, ostate *o, const fdef *f, int depth);
 
 static bool budget_exceeded(gql_vctx *c, ostate *o)
 {
@@ -251,19 +253,100 @@ static bool budget_exceeded(gql_vctx *c, ostate *o)
     return o->exhausted;
 }
 
+/* A list is full once it holds as many conflicts as could still be reported
+ * (graphql-js stops at its error limit too); nested reason lists share the cap. */
+static inline bool full(const ostate *o, const clist *l)
+{
+    return l->n >= o->cap;
+}
+
+/* Distinct structural classes of a group's fields (NULL when a field has none). */
+typedef struct fclass {
+    const void *cls;
+    uint32_t rep; /* index of a member */
+    uint32_t count;
+} fclass;
+
+static fclass *group_classes(gql_vctx *c, ostate *o, const fgroup *g, uint32_t *n)
+{
+    fclass *v = oalloc(o, (g->n + 1) * sizeof *v);
+    gql_ptrmap seen;
+    gql__ptrmap_init(&seen, &o->A);
+    *n = 0;
+    if (!v)
+        return NULL;
+    for (uint32_t i = 0; i < g->n; i++) {
+        const void *k = field_class(c, o, &g->items[i], 0);
+        if (!k)
+            return NULL;
+        uintptr_t at;
+        if (gql__ptrmap_get(&seen, k, NULL, &at)) {
+            v[at].count++;
+            continue;
+        }
+        gql__ptrmap_put(&seen, k, NULL, *n);
+        v[*n].cls = k;
+        v[*n].rep = i;
+        v[*n].count = 1;
+        (*n)++;
+    }
+    return v;
+}
+
+/* Whether no pair of fields from g1 × g2 (or within g1 when g2 is NULL) can
+ * conflict, decided with one comparison per pair of structural classes. */
+static bool classes_clear(gql_vctx *c, ostate *o, bool excl, const fgroup *g1, const fgroup *g2)
+{
+    uint32_t n1, n2 = 0;
+    fclass *c1 = group_classes(c, o, g1, &n1);
+    fclass *c2 = g2 ? group_classes(c, o, g2, &n2) : NULL;
+    if (!c1 || (g2 && !c2))
+        return false;
+    if (!g2) {
+        for (uint32_t i = 0; i < n1; i++)
+            for (uint32_t j = i; j < n1; j++) {
+                if (i == j && c1[i].count < 2)
+                    continue;
+                const fdef *b = &g1->items[c1[j].rep];
+                if (i == j) { /* two members of one class */
+                    for (uint32_t k = 0; k < g1->n; k++)
+                        if (k != c1[i].rep && field_class(c, o, &g1->items[k], 0) == c1[i].cls) {
+                            b = &g1->items[k];
+                            break;
+                        }
+                }
+                if (find_conflict(c, o, false, g1->key, &g1->items[c1[i].rep], b) || o->exhausted)
+                    return false;
+            }
+        return true;
+    }
+    for (uint32_t i = 0; i < n1; i++)
+        for (uint32_t j = 0; j < n2; j++)
+            if (find_conflict(c, o, excl, g1->key, &g1->items[c1[i].rep], &g2->items[c2[j].rep]) || o->exhausted)
+                return false;
+    return true;
+}
+
+/* Groups small enough are compared pair by pair directly. */
+#define CLASS_SHORTCUT_MIN 8
+
 static void collect_within(gql_vctx *c, ostate *o, clist *out, fieldmap *m)
 {
-    for (uint32_t g = 0; g < m->n && !o->exhausted; g++) {
+    for (uint32_t g = 0; g < m->n && !o->exhausted && !full(o, out); g++) {
         fgroup *gr = &m->groups[g];
-        for (uint32_t i = 0; i < gr->n; i++)
-            for (uint32_t j = i + 1; j < gr->n; j++)
+        if (gr->n < 2)
+            continue;
+        if (gr->n >= CLASS_SHORTCUT_MIN && classes_clear(c, o, false, gr, NULL))
+            continue;
+        for (uint32_t i = 0; i < gr->n && !full(o, out) && !o->exhausted; i++)
+            for (uint32_t j = i + 1; j < gr->n && !full(o, out) && !o->exhausted; j++)
                 list_push(o, out, find_conflict(c, o, false, gr->key, &gr->items[i], &gr->items[j]));
     }
 }
 
 static void collect_between(gql_vctx *c, ostate *o, clist *out, bool excl, fieldmap *m1, fieldmap *m2)
 {
-    for (uint32_t g = 0; g < m1->n && !o->exhausted; g++) {
+    for (uint32_t g = 0; g < m1->n && !o->exhausted && !full(o, out); g++) {
         fgroup *g1 = &m1->groups[g];
         fgroup *g2 = NULL;
         for (uint32_t k = 0; k < m2->n; k++)
@@ -273,34 +356,71 @@ static void collect_between(gql_vctx *c, ostate *o, clist *out, bool excl, field
             }
         if (!g2)
             continue;
-        for (uint32_t i = 0; i < g1->n; i++)
-            for (uint32_t j = 0; j < g2->n; j++)
+        if ((uint64_t)g1->n * g2->n >= CLASS_SHORTCUT_MIN * CLASS_SHORTCUT_MIN && classes_clear(c, o, excl, g1, g2))
+            continue;
+        for (uint32_t i = 0; i < g1->n && !full(o, out) && !o->exhausted; i++)
+            for (uint32_t j = 0; j < g2->n && !full(o, out) && !o->exhausted; j++)
                 list_push(o, out, find_conflict(c, o, excl, g1->key, &g1->items[i], &g2->items[j]));
     }
 }
 
+/* graphql-js collectConflictsBetweenFieldsAndFragment(): the fields against a
+ * fragment, then against the fragments it spreads (each pair once). graphql-js
+ * recurses along the spread chain; an explicit stack keeps the same order without
+ * letting a long chain use the machine stack. */
 static void between_fields_and_fragment(gql_vctx *c, ostate *o, clist *out, bool excl, fieldmap *m,
                                         const gql_spread_node *sp)
 {
+    typedef struct frame {
+        const gql_spread_node *sp;
+        fieldmap *m2;
+        uint32_t next;
+    } frame;
     const gql_fragment_node *f = frag_of(c, sp);
-    if (!f || o->exhausted || ++o->depth > GQL_MAX_NESTING * 4) {
-        if (o->depth > GQL_MAX_NESTING * 4)
-            o->exhausted = true;
-        o->depth--;
+    if (!f || o->exhausted)
+        return;
+    fieldmap *m2 = referenced_fields(c, o, f);
+    if (!m2 || m == m2)
+        return;
+    collect_between(c, o, out, excl, m, m2);
+    uint32_t cap = 16, top = 0;
+    frame *st = malloc(cap * sizeof *st);
+    if (!st) {
+        o->exhausted = true;
         return;
     }
-    fieldmap *m2 = referenced_fields(c, o, f);
-    if (m2 && m != m2) {
-        collect_between(c, o, out, excl, m, m2);
-        for (uint32_t i = 0; i < m2->nfrags && !o->exhausted; i++) {
-            const gql_spread_node *ref = m2->frags[i];
-            if (pair_has(o, ref->name, sp->name, excl))
-                continue;
-            pair_add(o, ref->name, sp->name, excl);
-            between_fields_and_fragment(c, o, out, excl, m, ref);
+    st[top++] = (frame){sp, m2, 0};
+    while (top && !o->exhausted && !full(o, out)) {
+        frame *fr = &st[top - 1];
+        if (fr->next >= fr->m2->nfrags) {
+            top--;
+            continue;
         }
+        const gql_spread_node *ref = fr->m2->frags[fr->next++];
+        if (pair_has(o, ref->name, fr->sp->name, excl))
+            continue;
+        pair_add(o, ref->name, fr->sp->name, excl);
+        const gql_fragment_node *rf = frag_of(c, ref);
+        if (!rf)
+            continue;
+        fieldmap *m3 = referenced_fields(c, o, rf);
+        if (!m3 || m == m3)
+            continue;
+        if (budget_exceeded(c, o))
+            break;
+        collect_between(c, o, out, excl, m, m3);
+        if (top == cap) {
+            cap *= 2;
+            frame *ns = realloc(st, cap * sizeof *ns);
+            if (!ns) {
+                o->exhausted = true;
+                break;
+            }
+            st = ns;
+        }
+        st[top++] = (frame){ref, m3, 0};
     }
-    o->depth--;
+    free(st);
 }
 
 static void between_fragments(gql_vctx *c, ostate *o, clist *out, bool excl, const gql_spread_node *s1,
@@ -668,6 +788,7 @@ void gql__overlap_check(gql_vctx *c, const gql_type *parent, const gql_selection
         return;
     }
     clist out = {NULL, 0, 0};
+    o->cap = c->max_errors > c->nerrors ? c->max_errors - c->nerrors + 1 : 1;
     fieldmap *m = fields_and_fragment_names(c, o, parent, ss);
     if (!m)
         return;
