@@ -34,7 +34,7 @@ static void test_locations(void **state)
     gql_document_free(d);
     /* a block string spanning lines advances the line count */
     assert_json_eq(parse_error("{ a(x: \"\"\"\none\ntwo\"\"\") ?", NULL),
-                   "[{\"message\":\"Syntax Error: Unexpected character: \\\"?\\\".\",\"locations\":[{\"line\":3,\"column\":11}]}]");
+                   "[{\"message\":\"Syntax Error: Unexpected character: \\\"?\\\".\",\"locations\":[{\"line\":3,\"column\":9}]}]");
 }
 
 static char *nested(const char *open, const char *close, const char *middle, int n)
