@@ -340,7 +340,7 @@ typedef struct gql_definition {
 } gql_definition;
 
 /* A parsed document. Owns its arena; the source text must outlive it unless the
- * document was parsed with GQL_PARSE_COPY_SOURCE. */
+ * document was parsed with gql_parse_options.copy_source. */
 typedef struct gql_document {
     gql_arena arena;
     gql_source source;

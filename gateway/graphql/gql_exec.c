@@ -144,9 +144,16 @@ enum { L_NONE, L_STR, L_ID, L_INT, L_FLOAT, L_BOOL, L_NONNULL = 8 };
 struct plan_field {
     gql_str key;
     const gql_field *def;
+    /* the property name (def->name, copied here for the prefetch loop) and the key
+     * as written in the response: `,"key":` (the comma is skipped for the first) */
+    const char *name;
+    uint32_t name_len;
+    uint32_t qkey_len;
+    char *qkey;
     const gql_type *parent_type;
     uint8_t meta;
     uint8_t simple;    /* plain property lookup: no meta field, no arguments */
+    uint8_t plain;     /* property lookup with the default resolver (arguments allowed) */
     uint8_t leaf;      /* L_* of the field type */
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
@@ -167,7 +174,10 @@ struct plan {
     const gql_type *type;
     uint32_t n;
     plan_field *f;
-    uint8_t all_simple; /* every field is simple: values can be prefetched in one pass */
+    uint8_t all_plain; /* every field is plain: with the default resolver, values can be
+                          prefetched in one pass */
+    int8_t *names;     /* all_plain: open-addressing table (PREFETCH_SLOTS) from a
+                          property name to the first field reading it, -1 = empty */
     char *err;    /* collection failed (a @skip/@include argument) */
     uint32_t err_loc;
 };
@@ -681,6 +691,38 @@ static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
 }
 
 /* Groups the collected selections by response key (first-occurrence order). */
+/* Prefetch table: a cheap hash of a property name (length and two bytes) into a
+ * table four times the size of the largest plan it serves. */
+#define PREFETCH_MAX_FIELDS 32
+#define PREFETCH_SLOTS 128
+static inline uint32_t name_hash(const char *s, size_t n)
+{
+    uint32_t h = (uint32_t)n * 0x9E3779B1u;
+    if (n)
+        h ^= ((uint32_t)(unsigned char)s[0] << 7) ^ ((uint32_t)(unsigned char)s[n - 1] << 1) ^
+             ((uint32_t)(unsigned char)s[n >> 1] << 13);
+    return (h ^ (h >> 15)) & (PREFETCH_SLOTS - 1);
+}
+
+static void build_names(gql_exec *e, plan *p)
+{
+    if (!p->all_plain || p->n > PREFETCH_MAX_FIELDS)
+        return;
+    p->names = ealloc(e, PREFETCH_SLOTS);
+    if (!p->names)
+        return;
+    memset(p->names, -1, PREFETCH_SLOTS);
+    for (uint32_t g = 0; g < p->n; g++) {
+        const plan_field *f = &p->f[g];
+        if (f->name_len == UINT32_MAX || f->first_same != (int32_t)g)
+            continue;
+        uint32_t h = name_hash(f->name, f->name_len);
+        while (p->names[h] >= 0)
+            h = (h + 1) & (PREFETCH_SLOTS - 1);
+        p->names[h] = (int8_t)g;
+    }
+}
+
 static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
 {
     plan *p = ealloc(e, sizeof *p);
@@ -755,8 +797,23 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
         } else {
             f[g].def = gql_type_field(type, name.s, name.len);
         }
+        if (f[g].def) {
+            f[g].name = f[g].def->name;
+            f[g].name_len = (uint32_t)f[g].def->name_len;
+        }
+        gql_str key = f[g].key;
+        f[g].qkey = ealloc(e, key.len + 4 + 17); /* the writer copies 16 bytes from qkey+1 */
+        if (!f[g].qkey)
+            return NULL;
+        f[g].qkey[0] = ',';
+        f[g].qkey[1] = '"';
+        memcpy(f[g].qkey + 2, key.s, key.len);
+        f[g].qkey[key.len + 2] = '"';
+        f[g].qkey[key.len + 3] = ':';
+        f[g].qkey_len = key.len + 4;
+        memset(f[g].qkey + key.len + 4, 0, 17);
     }
-    p->all_simple = !type->builtin;
+    p->all_plain = !type->builtin;
     for (uint32_t g = 0; g < nf; g++) {
         plan_field *pf = &f[g];
         if (pf->def) {
@@ -765,9 +822,12 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
             if (nt->kind == GQL_KIND_LIST)
                 pf->item_leaf = leaf_code(e->s, nt->of);
         }
-        pf->simple = pf->def && pf->meta == M_NONE && !type->builtin && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
-        if (!pf->simple)
-            p->all_simple = 0;
+        pf->plain = pf->def && pf->meta == M_NONE && !type->builtin;
+        pf->simple = pf->plain && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
+        if (pf->meta == M_TYPENAME)
+            pf->name_len = UINT32_MAX; /* prefetch matches no property for it */
+        else if (!pf->plain)
+            p->all_plain = 0;
         pf->same_name = -1;
         pf->first_same = (int32_t)g;
         for (uint32_t h = g + 1; h < nf && pf->def; h++)
@@ -783,6 +843,7 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
     }
     p->f = f;
     p->n = nf;
+    build_names(e, p);
     return p;
 }
 
@@ -1229,6 +1290,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
 static void enqueue(gql_exec *e, robj *o, xval parent, uint32_t from)
 {
     if (e->qtail - e->qhead == e->qcap) {
+        /* the capacity stays a power of two, so positions wrap with a mask */
         uint32_t cap = e->qcap ? e->qcap * 2 : 256;
         task *n = malloc(cap * sizeof *n);
         if (!n) {
@@ -1236,14 +1298,14 @@ static void enqueue(gql_exec *e, robj *o, xval parent, uint32_t from)
             return;
         }
         for (uint32_t i = 0; i < e->qtail - e->qhead; i++)
-            n[i] = e->q[(e->qhead + i) % e->qcap];
+            n[i] = e->q[(e->qhead + i) & (e->qcap - 1)];
         free(e->q);
         e->qtail -= e->qhead;
         e->qhead = 0;
         e->q = n;
         e->qcap = cap;
     }
-    task *t = &e->q[e->qtail % e->qcap];
+    task *t = &e->q[e->qtail & (e->qcap - 1)];
     t->obj = o;
     t->parent = parent;
     t->from = from;
@@ -1557,11 +1619,25 @@ static bool fast_leaf_list(gql_exec *e, robj *obj, uint32_t i, plan_field *pf, j
     return true;
 }
 
-/* A simple field whose value is already known (prefetched property). */
+static json_t *field_args(gql_exec *e, plan_field *pf);
+
+/* A plain field whose value is already known (prefetched property). Arguments do
+ * not change the value, but they are still coerced (once per plan field), as an
+ * argument error fails the field. */
 static inline void resolve_value(gql_exec *e, robj *obj, uint32_t i, json_t *v)
 {
     plan_field *pf = (plan_field *)&obj->plan->f[i];
     slot *s = &obj->slots[i];
+    if (pf->meta == M_TYPENAME) {
+        s->kind = S_STR;
+        s->u.s = obj->plan->type->name;
+        s->len = obj->plan->type->name_len;
+        return;
+    }
+    if (!pf->simple && !field_args(e, pf) && pf->args_err) {
+        raise_field_error(e, &obj->h, i, pf, pf->def->type->kind == GQL_KIND_NON_NULL);
+        return;
+    }
     if (pf->leaf && fast_leaf(pf->leaf, v, s))
         return;
     if (pf->item_leaf && json_is_array(v) && fast_leaf_list(e, obj, i, pf, v))
@@ -1621,27 +1697,28 @@ static inline void copy_bytes(char *d, const char *s, size_t n)
     }
 }
 
-/* Reads the properties of a JSON object for a plan of simple fields in one pass
- * over its keys (cheaper than one hash lookup per field). The search for a key's
- * field starts after the previous match: objects usually list their keys in the
- * order queries ask for them, so most keys match at the first comparison. */
+/* Reads the properties of a JSON object for a plan of plain fields in one pass over
+ * its keys, each found in the plan's name table (cheaper than one hash lookup in
+ * the object per field: jansson hashes and compares, and takes a call per step). */
 static void prefetch(const plan *p, json_t *obj, json_t **vals)
 {
-    uint32_t n = p->n, next = 0;
+    uint32_t n = p->n;
     for (uint32_t k = 0; k < n; k++)
         vals[k] = NULL;
+    const int8_t *names = p->names;
     for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
         const char *key = json_object_iter_key(it);
         size_t kl = json_object_iter_key_len(it);
-        for (uint32_t tries = 0; tries < n; tries++) {
-            uint32_t k = next + tries < n ? next + tries : next + tries - n;
-            const gql_field *d = p->f[k].def;
-            if (d->name_len != kl || !same_bytes(d->name, key, kl))
+        for (uint32_t h = name_hash(key, kl);; h = (h + 1) & (PREFETCH_SLOTS - 1)) {
+            int32_t k = names[h];
+            if (k < 0)
+                break;
+            const plan_field *f = &p->f[k];
+            if (f->name_len != kl || !same_bytes(f->name, key, kl))
                 continue;
             json_t *v = json_object_iter_value(it);
-            for (int32_t j = p->f[k].first_same; j >= 0; j = p->f[j].same_name)
+            for (int32_t j = k; j >= 0; j = p->f[j].same_name)
                 vals[j] = v;
-            next = k + 1 < n ? k + 1 : 0;
             break;
         }
     }
@@ -1651,7 +1728,7 @@ static void resolve_field(gql_exec *e, robj *obj, uint32_t i, xval parent)
 {
     plan_field *pf = (plan_field *)&obj->plan->f[i];
     slot *s = &obj->slots[i];
-    if (pf->simple && !e->o.resolve && parent.kind == X_JSON) {
+    if (pf->plain && !e->o.resolve && parent.kind == X_JSON) {
         json_t *p = parent.j;
         resolve_value(e, obj, i, json_is_object(p) ? json_object_getn(p, pf->def->name, pf->def->name_len) : NULL);
         return;
@@ -1855,15 +1932,15 @@ gql_exec_state gql_exec_run(gql_exec *e)
             run_ticket(e, t);
         }
         while (e->qhead != e->qtail) {
-            task t = e->q[e->qhead % e->qcap];
+            task t = e->q[e->qhead & (e->qcap - 1)];
             e->qhead++;
             if (!e->complete_dead && e->any_dead && is_dead(&t.obj->h))
                 continue;
             const plan *p = t.obj->plan;
             json_t *pj = t.parent.j;
-            if (p->all_simple && !e->o.resolve && t.parent.kind == X_JSON && p->n >= 2 && p->n <= 32 &&
-                json_is_object(pj) && json_object_size(pj) <= 2 * (size_t)p->n + 2) {
-                json_t *vals[32];
+            if (p->names && !e->o.resolve && t.parent.kind == X_JSON && p->n >= 2 && json_is_object(pj) &&
+                json_object_size(pj) <= 2 * (size_t)p->n + 4) {
+                json_t *vals[PREFETCH_MAX_FIELDS];
                 prefetch(p, pj, vals);
                 for (uint32_t i = t.from; i < p->n; i++) {
                     resolve_value(e, t.obj, i, vals[i]);
@@ -1973,6 +2050,14 @@ static const uint8_t needs_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
+/* Eight-byte test for a control character, a quote or a backslash. */
+static inline bool chunk_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+}
+
 static void wr_string(writer *w, const char *s, size_t n)
 {
     if (!wr_need(w, n + 2))
@@ -1981,29 +2066,33 @@ static void wr_string(writer *w, const char *s, size_t n)
     char *d = w->d;
     *d++ = '"';
     size_t i = 0;
-    /* eight bytes at a time: stop at a chunk holding a control character, a quote
-     * or a backslash */
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    for (; n >= 16 && i + 8 <= n; i += 8) {
+    if (n >= 8) {
+        /* eight bytes at a time, the last chunk overlapping the one before */
         uint64_t x;
-        memcpy(&x, u + i, 8);
-        uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-        uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-        if (hit & highs)
-            break;
-        memcpy(d + i, &x, 8);
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, u + i, 8);
+            if (chunk_needs_escape(x))
+                goto escape;
+            memcpy(d + i, &x, 8);
+        }
+        if (i < n) {
+            memcpy(&x, u + n - 8, 8);
+            if (chunk_needs_escape(x))
+                goto escape;
+            memcpy(d + n - 8, &x, 8);
+        }
+    } else {
+        for (; i < n; i++) {
+            unsigned char c = u[i];
+            if (needs_escape[c])
+                goto escape;
+            d[i] = (char)c;
+        }
     }
-    for (; i < n; i++) {
-        unsigned char c = u[i];
-        if (needs_escape[c])
-            break;
-        d[i] = (char)c;
-    }
-    if (i == n) {
-        d[n] = '"';
-        w->d = d + n + 1;
-        return;
-    }
+    d[n] = '"';
+    w->d = d + n + 1;
+    return;
+escape:
     /* something to escape: let the general encoder write the whole string */
     wr_sync(w);
     gql__buf_json_string(w->b, s, n);
@@ -2126,16 +2215,19 @@ static void write_data(gql_exec *e, gql_buf *out)
             s = &o->slots[i];
             if (s->kind == S_UNSET)
                 continue;
-            gql_str key = o->plan->f[i].key; /* names need no escaping */
-            if (!wr_need(&w, key.len + 4))
+            const plan_field *pf = &o->plan->f[i]; /* names need no escaping */
+            if (!wr_need(&w, pf->qkey_len + 16))
                 break;
-            if (f->any)
-                *w.d++ = ',';
-            *w.d++ = '"';
-            copy_bytes(w.d, key.s, key.len);
-            w.d += key.len;
-            *w.d++ = '"';
-            *w.d++ = ':';
+            /* `,"key":` copied with a fixed-size move (room reserved above), the
+             * comma overwritten or skipped for the first member */
+            size_t skip = !f->any;
+            if (pf->qkey_len <= 16) {
+                memcpy(w.d, pf->qkey + skip, 16);
+                w.d += pf->qkey_len - skip;
+            } else {
+                memcpy(w.d, pf->qkey + skip, pf->qkey_len - skip);
+                w.d += pf->qkey_len - skip;
+            }
             f->any = true;
         }
         if (s->kind == S_OBJ || s->kind == S_LIST) {

@@ -395,7 +395,10 @@ int gql__js_number(char *out, double d)
             double m = a * pow10_exact[k];
             if (m >= 9007199254740992.0)
                 break;
-            double r = nearbyint(m);
+            /* nearest integer, ties to even (nearbyint without the libm call):
+             * adding and removing 2^52 rounds in the default rounding mode; from
+             * 2^52 on every double is an integer */
+            double r = m < 4503599627370496.0 ? (m + 4503599627370496.0) - 4503599627370496.0 : m;
             if (r / pow10_exact[k] != a)
                 continue;
             char digits[24];
