@@ -3,7 +3,7 @@
 //
 //   node bench.js --schema FILE… --query FILE [--root FILE] [--variables FILE]
 //        [--operation NAME] --phase parse|validate|execute|all
-//        [--samples K] [--min-ms MS] [--iterations N]
+//        [--samples K] [--min-ms MS] [--iterations N [--warmup W]]
 //
 // `execute` is execute() with the default resolvers followed by JSON.stringify of the
 // result: the response bytes, which is what the C engine produces too.
@@ -16,7 +16,7 @@ const graphql = require(require.resolve('graphql', { paths: [repo] }));
 const { buildSchema, parse, validate, execute } = graphql;
 
 function args(argv) {
-  const o = { schema: [], samples: 15, minMs: 50, iterations: -1 };
+  const o = { schema: [], samples: 15, minMs: 50, iterations: -1, warmup: 1 };
   for (let i = 2; i < argv.length; i += 2) {
     const k = argv[i], v = argv[i + 1];
     if (v === undefined) throw new Error(`${k} needs a value`);
@@ -29,6 +29,7 @@ function args(argv) {
     else if (k === '--samples') o.samples = +v;
     else if (k === '--min-ms') o.minMs = +v;
     else if (k === '--iterations') o.iterations = +v;
+    else if (k === '--warmup') o.warmup = +v;
     else throw new Error(`unknown option ${k}`);
   }
   return o;
@@ -61,7 +62,9 @@ function main() {
   }[o.phase];
   if (!once) throw new Error(`unknown phase ${o.phase}`);
 
-  once();
+  // with --iterations, --warmup runs first so that the JIT has settled before the
+  // measured part (run.py subtracts a run with 0 iterations and the same warm-up)
+  for (let i = 0; i < (o.iterations >= 0 ? o.warmup : 1); i++) once();
   if (o.iterations >= 0) {
     for (let i = 0; i < o.iterations; i++) once();
   } else {

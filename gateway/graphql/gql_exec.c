@@ -1677,26 +1677,6 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* Copies a short string with the same technique (dst has room for n bytes). */
-static inline void copy_bytes(char *d, const char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t x0, x1;
-        memcpy(&x0, s, 8);
-        memcpy(&x1, s + n - 8, 8);
-        memcpy(d, &x0, 8);
-        memcpy(d + n - 8, &x1, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t x0, x1;
-        memcpy(&x0, s, 4);
-        memcpy(&x1, s + n - 4, 4);
-        memcpy(d, &x0, 4);
-        memcpy(d + n - 4, &x1, 4);
-    } else {
-        memcpy(d, s, n);
-    }
-}
-
 /* Reads the properties of a JSON object for a plan of plain fields in one pass over
  * its keys, each found in the plan's name table (cheaper than one hash lookup in
  * the object per field: jansson hashes and compares, and takes a call per step). */

@@ -145,26 +145,100 @@ static void describe_char(parser *p, uint32_t pos, char *out, size_t outsz)
 
 /* ---- lexer ----------------------------------------------------------------------- */
 
-static void add_line(parser *p, uint32_t start)
+static __attribute__((noinline)) void grow_lines(parser *p)
 {
-    if (p->nlines == p->caplines) {
-        uint32_t cap = p->caplines ? p->caplines * 2 : 64;
-        uint32_t *n = realloc(p->lines, cap * sizeof *n);
-        if (!n)
-            fail_oom(p);
-        p->lines = n;
-        p->caplines = cap;
-    }
+    uint32_t cap = p->caplines ? p->caplines * 2 : 256;
+    uint32_t *n = realloc(p->lines, cap * sizeof *n);
+    if (!n)
+        fail_oom(p);
+    p->lines = n;
+    p->caplines = cap;
+}
+
+static inline void add_line(parser *p, uint32_t start)
+{
+    if (__builtin_expect(p->nlines == p->caplines, 0))
+        grow_lines(p);
     p->lines[p->nlines++] = start;
+}
+
+/* Character classes of the lexer's dispatch. */
+enum {
+    C_OTHER,
+    C_SKIP,  /* space, tab, comma */
+    C_LF,
+    C_CR,
+    C_HASH,
+    C_PUNCT, /* a one-character token (kind in punct_kind) */
+    C_DOT,
+    C_QUOTE,
+    C_NAME,
+    C_NUM,   /* digit or minus */
+    C_BOM,   /* first byte of U+FEFF */
+};
+
+static const uint8_t char_class[256] = {
+    ['\t'] = C_SKIP, [' '] = C_SKIP, [','] = C_SKIP, ['\n'] = C_LF, ['\r'] = C_CR, ['#'] = C_HASH,
+    ['!'] = C_PUNCT, ['$'] = C_PUNCT, ['&'] = C_PUNCT, ['('] = C_PUNCT, [')'] = C_PUNCT, [':'] = C_PUNCT,
+    ['='] = C_PUNCT, ['@'] = C_PUNCT, ['['] = C_PUNCT, [']'] = C_PUNCT, ['{'] = C_PUNCT, ['|'] = C_PUNCT,
+    ['}'] = C_PUNCT, ['.'] = C_DOT, ['"'] = C_QUOTE, ['-'] = C_NUM,
+    ['0'] = C_NUM, ['1'] = C_NUM, ['2'] = C_NUM, ['3'] = C_NUM, ['4'] = C_NUM,
+    ['5'] = C_NUM, ['6'] = C_NUM, ['7'] = C_NUM, ['8'] = C_NUM, ['9'] = C_NUM,
+    ['_'] = C_NAME,
+    ['a'] = C_NAME, ['b'] = C_NAME, ['c'] = C_NAME, ['d'] = C_NAME, ['e'] = C_NAME, ['f'] = C_NAME,
+    ['g'] = C_NAME, ['h'] = C_NAME, ['i'] = C_NAME, ['j'] = C_NAME, ['k'] = C_NAME, ['l'] = C_NAME,
+    ['m'] = C_NAME, ['n'] = C_NAME, ['o'] = C_NAME, ['p'] = C_NAME, ['q'] = C_NAME, ['r'] = C_NAME,
+    ['s'] = C_NAME, ['t'] = C_NAME, ['u'] = C_NAME, ['v'] = C_NAME, ['w'] = C_NAME, ['x'] = C_NAME,
+    ['y'] = C_NAME, ['z'] = C_NAME,
+    ['A'] = C_NAME, ['B'] = C_NAME, ['C'] = C_NAME, ['D'] = C_NAME, ['E'] = C_NAME, ['F'] = C_NAME,
+    ['G'] = C_NAME, ['H'] = C_NAME, ['I'] = C_NAME, ['J'] = C_NAME, ['K'] = C_NAME, ['L'] = C_NAME,
+    ['M'] = C_NAME, ['N'] = C_NAME, ['O'] = C_NAME, ['P'] = C_NAME, ['Q'] = C_NAME, ['R'] = C_NAME,
+    ['S'] = C_NAME, ['T'] = C_NAME, ['U'] = C_NAME, ['V'] = C_NAME, ['W'] = C_NAME, ['X'] = C_NAME,
+    ['Y'] = C_NAME, ['Z'] = C_NAME,
+    [0xEF] = C_BOM,
+};
+
+static const uint8_t punct_kind[128] = {
+    ['!'] = T_BANG,      ['$'] = T_DOLLAR,    ['&'] = T_AMP,     ['('] = T_PAREN_L, [')'] = T_PAREN_R,
+    [':'] = T_COLON,     ['='] = T_EQUALS,    ['@'] = T_AT,      ['['] = T_BRACKET_L, [']'] = T_BRACKET_R,
+    ['{'] = T_BRACE_L,   ['|'] = T_PIPE,      ['}'] = T_BRACE_R,
+};
+
+/* NameContinue: letters, digits and underscore. */
+static const uint8_t name_char[256] = {
+    ['_'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+
+/* Skips a run of spaces eight at a time (indentation is most of a document's
+ * ignored bytes). */
+static inline uint32_t skip_spaces(const unsigned char *b, uint32_t pos, uint32_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (pos + 8 <= len) {
+        uint64_t x;
+        memcpy(&x, b + pos, 8);
+        x ^= 0x2020202020202020ull;
+        if (x) {
+            return pos + ((uint32_t)__builtin_ctzll(x) >> 3); /* little-endian byte order */
+        }
+        pos += 8;
+    }
+#endif
+    while (pos < len && b[pos] == ' ')
+        pos++;
+    return pos;
 }
 
 static inline int is_name_start(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-static inline int is_name_continue(int c)
-{
-    return is_name_start(c) || (c >= '0' && c <= '9');
 }
 static inline int is_digit(int c)
 {
@@ -503,76 +577,71 @@ static void lex(parser *p, uint32_t pos, token *t)
     t->value.s = NULL;
     t->value.len = 0;
     while (pos < len) {
-        int c = b[pos];
-        switch (c) {
-        case ' ':
-        case '\t':
-        case ',':
-            pos++;
+        unsigned c = b[pos];
+        switch (char_class[c]) {
+        case C_SKIP:
+            pos = skip_spaces(b, pos + 1, len);
             continue;
-        case '\n':
+        case C_LF:
             pos++;
             add_line(p, pos);
+            pos = skip_spaces(b, pos, len);
             continue;
-        case '\r':
-            pos += (at(p, pos + 1) == '\n') ? 2 : 1;
+        case C_CR:
+            pos += (pos + 1 < len && b[pos + 1] == '\n') ? 2 : 1;
             add_line(p, pos);
             continue;
-        case 0xEF:
-            if (at(p, pos + 1) == 0xBB && at(p, pos + 2) == 0xBF) { /* BOM */
+        case C_BOM:
+            if (pos + 2 < len && b[pos + 1] == 0xBB && b[pos + 2] == 0xBF) {
                 pos += 3;
                 continue;
             }
             break;
-        case '#':
-            pos++;
-            while (pos < len && b[pos] != '\n' && b[pos] != '\r')
-                pos++;
+        case C_HASH: {
+            /* a comment runs to the end of the line (LF or CR) */
+            const unsigned char *nl = memchr(b + pos, '\n', len - pos);
+            uint32_t end = nl ? (uint32_t)(nl - b) : len;
+            const unsigned char *cr = memchr(b + pos, '\r', end - pos);
+            pos = cr ? (uint32_t)(cr - b) : end;
             continue;
         }
-        t->start = pos;
-        t->end = pos + 1;
-        switch (c) {
-        case '!': t->kind = T_BANG; return;
-        case '$': t->kind = T_DOLLAR; return;
-        case '&': t->kind = T_AMP; return;
-        case '(': t->kind = T_PAREN_L; return;
-        case ')': t->kind = T_PAREN_R; return;
-        case ':': t->kind = T_COLON; return;
-        case '=': t->kind = T_EQUALS; return;
-        case '@': t->kind = T_AT; return;
-        case '[': t->kind = T_BRACKET_L; return;
-        case ']': t->kind = T_BRACKET_R; return;
-        case '{': t->kind = T_BRACE_L; return;
-        case '|': t->kind = T_PIPE; return;
-        case '}': t->kind = T_BRACE_R; return;
-        case '.':
-            if (at(p, pos + 1) == '.' && at(p, pos + 2) == '.') {
-                t->kind = T_SPREAD;
-                t->end = pos + 3;
-                return;
-            }
-            break;
-        case '"':
-            if (at(p, pos + 1) == '"' && at(p, pos + 2) == '"')
-                read_block_string(p, pos, t);
-            else
-                read_string(p, pos, t);
+        case C_PUNCT:
+            t->kind = punct_kind[c];
+            t->start = pos;
+            t->end = pos + 1;
             return;
-        }
-        if (is_digit(c) || c == '-') {
-            read_number(p, pos, t);
-            return;
-        }
-        if (is_name_start(c)) {
+        case C_NAME: {
             uint32_t e = pos + 1;
-            while (e < len && is_name_continue(b[e]))
+            while (e < len && name_char[b[e]])
                 e++;
             t->kind = T_NAME;
+            t->start = pos;
             t->end = e;
             t->value.s = (const char *)b + pos;
             t->value.len = e - pos;
             return;
+        }
+        case C_NUM:
+            t->start = pos;
+            read_number(p, pos, t);
+            return;
+        case C_DOT:
+            if (pos + 2 < len && b[pos + 1] == '.' && b[pos + 2] == '.') {
+                t->kind = T_SPREAD;
+                t->start = pos;
+                t->end = pos + 3;
+                return;
+            }
+            break;
+        case C_QUOTE:
+            t->start = pos;
+            if (pos + 2 < len && b[pos + 1] == '"' && b[pos + 2] == '"')
+                read_block_string(p, pos, t);
+            else
+                read_string(p, pos, t);
+            return;
+        default:
+            break;
         }
         if (c == '\'')
             fail(p, pos, "Unexpected single quote character ('), did you mean to use a double quote (\")?");
@@ -629,18 +698,24 @@ __attribute__((noreturn)) static void unexpected(parser *p, const token *t)
     fail_token(p, t->start, "Unexpected ", t, ".");
 }
 
-static void advance(parser *p)
+__attribute__((noreturn, noinline)) static void fail_max_tokens(parser *p)
 {
-    if (p->has_la) {
+    fail(p, p->tok.start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
+}
+
+/* Moves to the next token (the start-of-file token ends at 0). */
+static inline void advance(parser *p)
+{
+    if (__builtin_expect(p->has_la, 0)) {
         p->tok = p->la;
         p->has_la = 0;
     } else {
-        lex(p, p->tok.kind == T_SOF ? 0 : p->tok.end, &p->tok);
+        lex(p, p->tok.end, &p->tok);
     }
     if (p->tok.kind != T_EOF) {
         p->ntokens++;
-        if (p->max_tokens && p->ntokens > p->max_tokens)
-            fail(p, p->tok.start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
+        if (__builtin_expect(p->ntokens > p->max_tokens, 0) && p->max_tokens)
+            fail_max_tokens(p);
     }
 }
 
@@ -649,7 +724,7 @@ static const token *lookahead(parser *p)
     if (p->tok.kind == T_EOF)
         return &p->tok;
     if (!p->has_la) {
-        lex(p, p->tok.kind == T_SOF ? 0 : p->tok.end, &p->la);
+        lex(p, p->tok.end, &p->la);
         p->has_la = 1;
     }
     return &p->la;
@@ -660,19 +735,21 @@ static inline int peek(parser *p, int kind)
     return p->tok.kind == kind;
 }
 
-static token expect(parser *p, int kind)
+__attribute__((noreturn, noinline)) static void fail_expected(parser *p, int kind)
 {
-    token t = p->tok;
-    if (t.kind == kind) {
-        advance(p);
-        return t;
-    }
     char pre[48];
     snprintf(pre, sizeof pre, "Expected %s, found ", tok_desc[kind]);
-    fail_token(p, t.start, pre, &t, ".");
+    fail_token(p, p->tok.start, pre, &p->tok, ".");
 }
 
-static int expect_optional(parser *p, int kind)
+static inline void expect(parser *p, int kind)
+{
+    if (__builtin_expect(p->tok.kind != kind, 0))
+        fail_expected(p, kind);
+    advance(p);
+}
+
+static inline int expect_optional(parser *p, int kind)
 {
     if (p->tok.kind == kind) {
         advance(p);
@@ -751,12 +828,15 @@ static void leave(parser *p)
 
 /* ---- grammar ----------------------------------------------------------------------- */
 
-static gql_str parse_name(parser *p, uint32_t *loc)
+static inline gql_str parse_name(parser *p, uint32_t *loc)
 {
-    token t = expect(p, T_NAME);
+    if (__builtin_expect(p->tok.kind != T_NAME, 0))
+        fail_expected(p, T_NAME);
+    gql_str v = p->tok.value;
     if (loc)
-        *loc = t.start;
-    return t.value;
+        *loc = p->tok.start;
+    advance(p);
+    return v;
 }
 
 static gql_value *parse_value(parser *p, int is_const);
@@ -1010,7 +1090,10 @@ static gql_selection_set *parse_selection_set(parser *p)
 
 static int parse_operation_type(parser *p, uint32_t *loc)
 {
-    token t = expect(p, T_NAME);
+    if (p->tok.kind != T_NAME)
+        fail_expected(p, T_NAME);
+    token t = p->tok;
+    advance(p);
     if (loc)
         *loc = t.start;
     if (gql_str_eqc(t.value, "query"))
