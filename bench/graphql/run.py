@@ -17,9 +17,12 @@ engine writes its buffer, graphql-js is followed by JSON.stringify) and all
 
 Time: each tool calibrates a loop to >= 200 ms and takes the median of 11 such
 samples; the two tools alternate for R rounds (default 3) and the table shows the
-median of the rounds, so load on a shared machine hits both alike.
+best round of each, so a burst of load from elsewhere on a shared machine does not
+decide the figure.
 Instructions: callgrind, with the difference between a run of N operations and one
-of none (same warm-up) divided by N, so start-up and JIT compilation cancel out.
+of none (same warm-up) divided by N, so start-up and JIT compilation cancel out;
+N is chosen so the difference is ~10^9 instructions for graphql-js (node runs with
+--single-threaded so that compiler and GC threads add no noise).
 
 Builds the C side in Release mode in DIR (default build-release) first.
 """
@@ -27,7 +30,6 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,13 +137,13 @@ def main():
             for _ in range(args.rounds):
                 c_t.append(timed(c_cmd + ["--samples", "11", "--min-ms", "200"]))
                 js_t.append(timed(js_cmd + ["--samples", "11", "--min-ms", "200"]))
-            r = {"workload": name, "phase": phase, "c_ns": statistics.median(c_t),
-                 "js_ns": statistics.median(js_t)}
+            r = {"workload": name, "phase": phase, "c_ns": min(c_t), "js_ns": min(js_t),
+                 "c_rounds": c_t, "js_rounds": js_t}
             if not args.no_callgrind:
-                # about a second of graphql-js under callgrind (~50x slower) per run
-                n = max(3, min(200, int(2e7 / r["js_ns"])))
-                r["c_ir"] = instructions(c_cmd, max(n, 20), 0)
-                r["js_ir"] = instructions(js_cmd, n, 2 * n)
+                n = max(20, min(20000, int(3e8 / r["js_ns"])))
+                r["c_ir"] = instructions(c_cmd, max(n // 4, 20), 0)
+                js_cg = ["node", "--single-threaded", bench_js] + inputs + ["--phase", phase]
+                r["js_ir"] = instructions(js_cg, n, n)
             results.append(r)
             print(f"  {name} {phase}: C {fmt_ns(r['c_ns'])}, graphql-js {fmt_ns(r['js_ns'])}", file=sys.stderr)
 

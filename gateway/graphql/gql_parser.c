@@ -785,18 +785,23 @@ static size_t mark(parser *p)
     return p->stop;
 }
 
-static void push(parser *p, const void *item, size_t size)
+static __attribute__((noinline)) void grow_scratch(parser *p, size_t size)
 {
-    if (p->stop + size > p->scap) {
-        size_t cap = p->scap ? p->scap * 2 : 4096;
-        while (cap < p->stop + size)
-            cap *= 2;
-        unsigned char *n = realloc(p->scratch, cap);
-        if (!n)
-            fail_oom(p);
-        p->scratch = n;
-        p->scap = cap;
-    }
+    size_t cap = p->scap ? p->scap * 2 : 4096;
+    while (cap < p->stop + size)
+        cap *= 2;
+    unsigned char *n = realloc(p->scratch, cap);
+    if (!n)
+        fail_oom(p);
+    p->scratch = n;
+    p->scap = cap;
+}
+
+/* Inline so that the copy of a fixed-size item compiles to a few moves. */
+static inline void push(parser *p, const void *item, size_t size)
+{
+    if (__builtin_expect(p->stop + size > p->scap, 0))
+        grow_scratch(p, size);
     memcpy(p->scratch + p->stop, item, size);
     p->stop += size;
 }
