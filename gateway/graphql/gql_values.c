@@ -623,12 +623,22 @@ static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *
             return NULL;
         }
         json_t *o = json_object();
+        /* graphql-js's coercedValue has a key for every provided field, also when its
+         * value failed to coerce (undefined); the OneOf checks count those keys and
+         * look at the first one */
+        uint32_t nkeys = 0;
+        const gql_input_value *first = NULL;
+        json_t *first_value = NULL;
         for (uint32_t i = 0; i < type->ninput_fields; i++) {
             const gql_input_value *f = &type->input_fields[i];
             json_t *fv = json_object_getn(input, f->name, f->name_len);
             if (!fv) {
                 if (f->has_default) {
                     json_object_setn_nocheck(o, f->name, f->name_len, f->default_value);
+                    if (!nkeys++) {
+                        first = f;
+                        first_value = f->default_value;
+                    }
                 } else if (f->type->kind == GQL_KIND_NON_NULL) {
                     char ts[256];
                     type_str(f->type, ts, sizeof ts);
@@ -645,6 +655,10 @@ static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *
             bool u;
             json_t *v = coerce(c, fv, f->type, &u);
             c->npath--;
+            if (!nkeys++) {
+                first = f;
+                first_value = v;
+            }
             if (v)
                 json_object_setn_new_nocheck(o, f->name, f->name_len, v);
         }
@@ -660,13 +674,11 @@ static json_t *coerce(coerce_ctx *c, json_t *input, const gql_type *type, bool *
             report_unknown_field(c, input, type, key, klen);
         }
         if (type->is_one_of) {
-            size_t n = json_object_size(o);
-            if (n != 1)
+            if (nkeys != 1)
                 reportf(c, input, "Exactly one key must be specified for OneOf type \"%s\".", type->name);
-            void *it = json_object_iter(o);
-            if (it && json_is_null(json_object_iter_value(it))) {
-                const char *k = json_object_iter_key(it);
-                size_t kl = json_object_iter_key_len(it);
+            if (first && first_value && json_is_null(first_value)) {
+                const char *k = first->name;
+                size_t kl = first->name_len;
                 if (c->npath < sizeof c->path / sizeof *c->path) {
                     c->path[c->npath].key = k;
                     c->path[c->npath].key_len = (uint32_t)kl;
