@@ -663,8 +663,15 @@ static void walk_type_node(gql_vctx *c, const gql_type_node *t)
 static void walk_argument(gql_vctx *c, const gql_argument *a, bool in_directive, const gql_field *fdef,
                           const gql_type *parent)
 {
-    /* TypeInfo enter Argument */
+    /* TypeInfo enter Argument: the directive's argument, or — graphql-js's
+     * `getDirective() ?? getFieldDef()` — for a directive the schema does not know,
+     * the argument of that name of the innermost enclosing field, whose type then
+     * checks the value (a quirk clients see in graphql-js's errors, so we keep it) */
     const gql_input_value *adef = NULL;
+    if (in_directive && !c->directive) {
+        fdef = c->nfielddefs && c->nfielddefs <= GQL_TI_MAX ? c->fielddefs[c->nfielddefs - 1] : NULL;
+        parent = ti_parent(c);
+    }
     if (c->directive) {
         for (uint32_t i = 0; i < c->directive->nargs; i++)
             if (gql_str_eq((gql_str){c->directive->args[i].name, c->directive->args[i].name_len}, a->name))
