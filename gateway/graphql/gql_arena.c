@@ -78,7 +78,7 @@ static void *new_chunk(gql_arena *a, size_t need, int current)
     return payload;
 }
 
-void *gql_arena_alloc(gql_arena *a, size_t size)
+void *gql__arena_alloc_slow(gql_arena *a, size_t size)
 {
     if (size == 0)
         size = 1;

@@ -37,9 +37,21 @@ void gql_arena_init(gql_arena *a, size_t limit);
 /* Frees every allocation of the arena at once; the arena is empty and reusable. */
 void gql_arena_free(gql_arena *a);
 
+void *gql__arena_alloc_slow(gql_arena *a, size_t size);
+
 /* Returns `size` bytes aligned for any scalar type, or NULL when the arena's limit or
- * malloc refuses (the arena then records the failure in `failed`). */
-void *gql_arena_alloc(gql_arena *a, size_t size);
+ * malloc refuses (the arena then records the failure in `failed`). Inline: the
+ * common case is a bounds check and a pointer increment. */
+static inline void *gql_arena_alloc(gql_arena *a, size_t size)
+{
+    size_t n = (size + 15) & ~(size_t)15; /* the alignment of gql_arena.c */
+    if (__builtin_expect(size - 1 < (size_t)-64 && (size_t)(a->end - a->cur) >= n, 1)) {
+        void *p = a->cur;
+        a->cur += n;
+        return p;
+    }
+    return gql__arena_alloc_slow(a, size);
+}
 
 /* Same as gql_arena_alloc() but zero-filled. */
 void *gql_arena_calloc(gql_arena *a, size_t n, size_t size);
