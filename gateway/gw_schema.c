@@ -483,11 +483,6 @@ static gw_http_t *compile_http(compiler_t *c, gql_field *f, const gql_applied_di
     }
     const char *nf = arg_str(d, "notFound");
     h->not_found_null = nf != NULL && strcmp(nf, "NULL") == 0;
-    if (h->not_found_null && f->type->kind == GQL_KIND_NON_NULL) {
-        DIR_ERROR(c, d, "%s.%s: @http(notFound: NULL) needs a nullable field type, not %s", f->parent->name, f->name,
-                  "a non-null one");
-        bad = 1;
-    }
     long long t;
     if (arg_int(d, "timeoutMs", &t)) {
         if (t < 1 || t > 600000) {
@@ -553,12 +548,6 @@ static gw_batch_t *compile_batch(compiler_t *c, gql_field *f, const gql_applied_
             bad = 1;
         }
         b->timeout_ms = (unsigned)t;
-    }
-    const gql_type *nt = gql_nullable_type(f->type);
-    if (nt->kind != GQL_KIND_LIST && f->type->kind == GQL_KIND_NON_NULL) {
-        DIR_ERROR(c, d, "%s.%s: a @batch field is null when its key is missing or not found: make its type nullable",
-                  f->parent->name, f->name);
-        bad = 1;
     }
     return bad ? NULL : b;
 }
@@ -654,6 +643,13 @@ static void compile_field(compiler_t *c, gql_type *t, gql_field *f)
             gql_nullable_type(f->type)->kind == GQL_KIND_LIST)
             DIR_ERROR(c, money, "%s: @money fields are of type Money", where);
         needed = true;
+    }
+    /* A field that calls a service, or that some callers may not read, can fail; it
+     * must be nullable so that its failure nulls only itself (partial data). */
+    if ((fld.kind == GW_FIELD_HTTP || fld.kind == GW_FIELD_BATCH || fa != NULL) && f->type->kind == GQL_KIND_NON_NULL) {
+        error_at(c, f->source, f->node != NULL ? f->node->loc : 0,
+                 "%s is %s: make its type nullable, so that a failure nulls only this field", where,
+                 fa != NULL ? "protected by @auth" : "fetched from a service");
     }
     if (nti != NULL && nti->connection) {
         if (fld.kind != GW_FIELD_HTTP && fld.kind != GW_FIELD_FROM) {

@@ -267,12 +267,20 @@ int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw
                 *bad = p->expr;
             return 1;
         }
+        size_t mark = out->len;
         int r = gw_render_scalar(out, v, esc);
         json_decref(v);
         if (r != 0) {
             if (bad != NULL)
                 *bad = p->expr;
             return -1;
+        }
+        /* A path segment that is empty, "." or ".." would name another resource. */
+        size_t n = out->len - mark;
+        if (esc == GW_ESC_SEGMENT && (n == 0 || (n <= 2 && memcmp(out->data + mark, "..", n) == 0))) {
+            if (bad != NULL)
+                *bad = p->expr;
+            return 2;
         }
     }
     return 0;

@@ -104,7 +104,8 @@ typedef json_t *(*gw_convert_fn)(const gql_type *type, json_t *v);
 
 /* Renders a template as text. Expressions that are absent or null make it fail with
  * 1 (the caller decides: a query parameter is left out, a path is an error); a value
- * that cannot be text (object, array) fails with -1 and names the expression in *bad.
+ * that cannot be text (object, array) fails with -1, and with GW_ESC_SEGMENT a value
+ * that renders as "", "." or ".." fails with 2; each names the expression in *bad.
  * Returns 0 on success. */
 int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw_escape_t esc, gql_buf *out,
                   const gw_expr_t **bad);

@@ -248,3 +248,27 @@ void mh_oid(char out[25]);
 int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *res);
 
 #endif
+
+/* --- gateway ------------------------------------------------------------------------------- */
+
+/* Starts bin/mercato-gateway with the repository's schema/ and the playground's npm
+ * packages, and the extra environment env (NULL-terminated; e.g. "PRODUCT_URL=…";
+ * services without a URL point at a closed port). Waits for /health. NULL on failure. */
+mh_service_t *mh_gateway_start(const char *const *env);
+/* POST /graphql with {query, variables} (variables stolen, may be NULL) as token.
+ * Asserts a 200 JSON answer and returns it (new reference). */
+json_t *mh_gql(const mh_service_t *gw, const char *token, const char *query, json_t *variables);
+/* The value at a dotted path with list indexes ("data.products.edges.0.node.name"),
+ * borrowed; NULL when absent. */
+json_t *mh_json_at(const json_t *v, const char *path);
+/* The first error of a GraphQL answer with this extensions.code, or NULL. */
+json_t *mh_gql_error(const json_t *answer, const char *code);
+/* The current size of a service's captured log, and how many lines written since
+ * that offset contain `needle` (the services' access logs: one line per request). */
+size_t mh_log_mark(const mh_service_t *s);
+unsigned mh_log_count(const mh_service_t *s, size_t mark, const char *needle);
+/* Runs a command (argv NULL-terminated, argv[0] looked up in PATH) with its output in
+ * the test's log; returns its exit status (-1 when it could not run). */
+int mh_run(const char *const *argv);
+/* <repository>/<rel>, in a buffer valid for the run. */
+const char *mh_source_path(const char *rel);
