@@ -331,8 +331,11 @@ void auth_h_verify_send(mc_req_t *req)
     auth_rl_take(req, &rl, verify_send_limited);
 }
 
-/* Reads the token's document (c->action) and its user (c->user) and checks kind, expiry
- * and — for reset tokens — the epoch. false with o set when the token is not usable. */
+/* Reads the token's document (c->action) and its user (c->user) and checks, in this
+ * order, that it exists and is of the right kind, is not spent, has not expired and — for
+ * reset tokens — was issued under the user's current epoch. false with o set (details
+ * {reason}) when the token is not usable; a later spend_action is still the decisive,
+ * atomic check of single use. */
 static bool load_action(mongoc_database_t *db, acct_ctx_t *c, mc_mongo_result_t *res)
 {
     bson_error_t err;
@@ -346,6 +349,16 @@ static bool load_action(mongoc_database_t *db, acct_ctx_t *c, mc_mongo_result_t 
     if (c->action == NULL || kind == NULL || strcmp(kind, c->kind) != 0) {
         auth_fail(&c->o, MC_ERR_UNAUTHENTICATED, "the token is not valid");
         c->o.details = json_pack("{s:s}", "reason", "invalid");
+        return false;
+    }
+    int spent = auth_action_is_spent(db, c->token_hash, &err);
+    if (spent < 0) {
+        mc_mongo_fail(mc_mongo_current(), res, &err);
+        return false;
+    }
+    if (spent == 1) {
+        auth_fail(&c->o, MC_ERR_CONFLICT, "the token has already been used");
+        c->o.details = json_pack("{s:s}", "reason", "used");
         return false;
     }
     if (json_integer_value(json_object_get(c->action, "expiresAtMs")) <= mc_now_ms()) {
@@ -610,17 +623,7 @@ static void reset_hashed(mc_req_t *req, auth_hash_job_t *job)
 static void reset_check_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     (void)client;
-    acct_ctx_t *c = arg;
-    if (!load_action(db, c, res))
-        return;
-    bson_error_t err;
-    int spent = auth_action_is_spent(db, c->token_hash, &err);
-    if (spent < 0) {
-        mc_mongo_fail(mc_mongo_current(), res, &err);
-    } else if (spent == 1) {
-        auth_fail(&c->o, MC_ERR_CONFLICT, "the token has already been used");
-        c->o.details = json_pack("{s:s}", "reason", "used");
-    }
+    load_action(db, arg, res);
 }
 
 static void reset_checked(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
@@ -668,18 +671,9 @@ static void validate_work(mongoc_client_t *client, mongoc_database_t *db, void *
         }
         return;
     }
-    bson_error_t err;
-    int spent = auth_action_is_spent(db, c->token_hash, &err);
-    if (spent < 0) {
-        mc_mongo_fail(mc_mongo_current(), res, &err);
-        return;
-    }
     c->o.status = 200;
-    if (spent == 1)
-        c->o.body = json_pack("{s:b,s:s,s:s}", "valid", 0, "type", c->kind, "reason", "used");
-    else
-        c->o.body = json_pack("{s:b,s:s,s:s}", "valid", 1, "type", c->kind, "expiresAt",
-                              mc_time_format(json_integer_value(json_object_get(c->action, "expiresAtMs")), exp));
+    c->o.body = json_pack("{s:b,s:s,s:s}", "valid", 1, "type", c->kind, "expiresAt",
+                          mc_time_format(json_integer_value(json_object_get(c->action, "expiresAtMs")), exp));
 }
 
 static void validate_limited(mc_req_t *req, bool allowed, int64_t retry_ms)

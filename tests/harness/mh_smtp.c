@@ -98,6 +98,8 @@ json_t *mh_smtp_messages(mh_smtp_t *s)
 
 int mh_smtp_refuse(mh_smtp_t *s, int code)
 {
+    if (s == NULL || s->svc == NULL)
+        return -1;
     char path[64];
     snprintf(path, sizeof(path), "/refuse?code=%d", code);
     mh_response_t r = mh_send("POST", mh_url(s->svc, path), NULL, NULL);
