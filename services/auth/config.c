@@ -23,12 +23,16 @@ bool auth_rate_parse(const char *s, auth_rate_t *out)
         *out = (auth_rate_t){0, 1};
         return true;
     }
+    if (*s < '0' || *s > '9')
+        return false;
     char *end;
     errno = 0;
     unsigned long n = strtoul(s, &end, 10);
     if (errno != 0 || end == s || *end != '/' || *s == '-' || n == 0 || n > 1000000)
         return false;
     const char *w = end + 1;
+    if (*w < '0' || *w > '9')
+        return false;
     unsigned long win = strtoul(w, &end, 10);
     if (errno != 0 || end == w || *end != '\0' || *w == '-' || win == 0 || win > 7 * 86400)
         return false;
