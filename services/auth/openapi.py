@@ -145,9 +145,11 @@ SCHEMAS = {
     "ProfileUpdate": obj({"name": text(100, "Display name."), "phone": phone()}, (), {"minProperties": 1}),
     "RoleChange": obj({"role": ROLE}, ["role"]),
     "UserList": {
-        "type": "object", "required": ["items", "totalCount", "pageInfo"],
+        "type": "object", "required": ["items", "cursors", "totalCount", "pageInfo"],
         "properties": {
             "items": {"type": "array", "items": ref("User")},
+            "cursors": {"type": "array", "items": {"type": "string", "pattern": OID},
+                        "description": "cursors[i] is the cursor positioned at items[i]: cursor=cursors[i] lists what follows it."},
             "totalCount": {"type": "integer", "minimum": 0},
             "pageInfo": {"type": "object", "required": ["hasNextPage", "endCursor"],
                          "properties": {"hasNextPage": {"type": "boolean"},

@@ -74,7 +74,8 @@ static void list_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
         return;
     }
     bool more = json_array_size(users) > (size_t)c->q.limit;
-    json_t *items = json_array();
+    /* A user's cursor is its id: the next page starts below it (newest first). */
+    json_t *items = json_array(), *cursors = json_array();
     size_t i;
     json_t *u;
     const char *last = NULL;
@@ -84,10 +85,11 @@ static void list_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
             break;
         json_array_append_new(items, auth_user_view(u));
         last = auth_user_id(u);
+        json_array_append_new(cursors, json_string(last));
     }
     c->o.status = 200;
-    c->o.body = json_pack("{s:o,s:I,s:{s:b,s:o}}", "items", items, "totalCount", (json_int_t)total, "pageInfo",
-                          "hasNextPage", more, "endCursor", last != NULL ? json_string(last) : json_null());
+    c->o.body = json_pack("{s:o,s:o,s:I,s:{s:b,s:o}}", "items", items, "cursors", cursors, "totalCount", (json_int_t)total,
+                          "pageInfo", "hasNextPage", more, "endCursor", last != NULL ? json_string(last) : json_null());
     json_decref(users);
 }
 

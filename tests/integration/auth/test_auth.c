@@ -631,6 +631,9 @@ static void admin_manages_users(void **state)
     assert_int_equal(json_array_size(json_object_get(p1, "items")), 2);
     assert_true(json_is_true(json_object_get(json_object_get(p1, "pageInfo"), "hasNextPage")));
     const char *cursor = au_str(json_object_get(p1, "pageInfo"), "endCursor");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p1, "cursors"), 1)), cursor);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p1, "cursors"), 0)),
+                        au_str(json_array_get(json_object_get(p1, "items"), 0), "id"));
     json_t *p2 = get_json(au_url("/api/users?limit=2&cursor=%s", cursor), admin, 200);
     assert_string_not_equal(au_str(json_array_get(json_object_get(p2, "items"), 0), "id"),
                             au_str(json_array_get(json_object_get(p1, "items"), 1), "id"));
