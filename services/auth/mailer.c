@@ -223,7 +223,7 @@ static void round_work(mongoc_client_t *client, mongoc_database_t *db, void *arg
         const char *id = json_string_value(json_object_get(msg, "id"));
         int sent = auth_outbox_is_sent(db, id, &err);
         if (sent == 1) { /* delivered by an attempt whose holder stalled before recording it */
-            fields_set(db, id, json_pack("{s:s,s:I}", "status", "sent", "attempt", (json_int_t)(attempt + 1)));
+            fields_set(db, id, json_pack("{s:s,s:I,s:n}", "status", "sent", "attempt", (json_int_t)(attempt + 1), "text"));
             continue;
         }
         if (sent < 0)
@@ -231,7 +231,7 @@ static void round_work(mongoc_client_t *client, mongoc_database_t *db, void *arg
         if (json_integer_value(json_object_get(msg, "expiresAtMs")) <= now) {
             mc_log_warn("outbox: message %s (%s) expired undelivered after %lld attempt(s)", id,
                         json_string_value(json_object_get(msg, "kind")), (long long)(attempt - 1));
-            fields_set(db, id, json_pack("{s:s,s:I}", "status", "expired", "attempt", (json_int_t)(attempt + 1)));
+            fields_set(db, id, json_pack("{s:s,s:I,s:n}", "status", "expired", "attempt", (json_int_t)(attempt + 1), "text"));
             continue;
         }
         delivery_t *d = calloc(1, sizeof(*d));
@@ -262,7 +262,7 @@ static void send_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
     if (id == NULL)
         return;
     if (to == NULL || subject == NULL || text == NULL) {
-        fields_set(db, id, json_pack("{s:s,s:s}", "status", "failed", "lastError", "malformed outbox document"));
+        fields_set(db, id, json_pack("{s:s,s:s,s:n}", "status", "failed", "lastError", "malformed outbox document", "text"));
         return;
     }
     if (now + (int64_t)cfg->smtp_timeout_ms + SKEW_MS >= d->lease_until) {
@@ -288,11 +288,12 @@ static void send_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
     if (r == SEND_OK) {
         if (auth_outbox_mark_sent(db, id, now, &err) < 0)
             mc_log_warn("outbox: message %s was sent but recording it failed: %s", id, err.message);
-        fields_set(db, id, json_pack("{s:s,s:I,s:I,s:n}", "status", "sent", "sentAt", (json_int_t)now, "attempt",
-                                     (json_int_t)(d->attempt + 1), "lastError"));
+        fields_set(db, id, json_pack("{s:s,s:I,s:I,s:n,s:n}", "status", "sent", "sentAt", (json_int_t)now, "attempt",
+                                     (json_int_t)(d->attempt + 1), "lastError", "text"));
         mc_log_info("outbox: message %s (%s) delivered at attempt %lld", id, kind ? kind : "", (long long)d->attempt);
     } else if (r == SEND_PERMANENT) {
-        fields_set(db, id, json_pack("{s:s,s:s,s:I}", "status", "failed", "lastError", why, "attempt", (json_int_t)(d->attempt + 1)));
+        fields_set(db, id, json_pack("{s:s,s:s,s:I,s:n}", "status", "failed", "lastError", why, "attempt",
+                                     (json_int_t)(d->attempt + 1), "text"));
         mc_log_warn("outbox: message %s (%s) refused for good: %s", id, kind ? kind : "", why);
     } else {
         int64_t delay = (int64_t)cfg->mail_retry_max_ms;

@@ -28,6 +28,11 @@
  * message but before outbox_sent was written — then the message is sent again, with the
  * same Message-ID, so receivers can drop it.
  *
+ * A message's text holds the token of its link in clear — the one place a token is not
+ * stored as a hash — so it is erased as soon as the message is settled (delivered,
+ * refused, expired; a token message expires with its token), and the janitor deletes
+ * settled messages a week after their expiry.
+ *
  * SMTP_URL unset: messages wait in the outbox until an auth process with SMTP_URL runs.
  * SMTP_URL=log: (not in production): messages are written to the service log instead.
  */

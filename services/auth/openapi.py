@@ -252,7 +252,8 @@ PATHS = {
     "/api/auth/register": {"post": op(
         "Create an account", "register",
         "Creates a customer (or seller) account, queues a message with an email-verification link, and signs "
-        "in. Rate-limited per client address (RATE_LIMIT_REGISTER_IP).",
+        "in. A 409 tells that the address is registered — what a sign-up form must say anyway — so the route "
+        "is rate-limited per client address (RATE_LIMIT_REGISTER_IP) to keep it from serving as a directory.",
         [ok("Session", "The account and a session.", 201)], "Register", auth=False, errors=(409, 429, 503),
         overrides={409: "The email address is already registered."})},
     "/api/auth/login": {"post": op(

@@ -806,7 +806,8 @@ int64_t auth_outbox_claim_lease(mongoc_database_t *db, const char *id, int64_t a
 
 int auth_outbox_mark_sent(mongoc_database_t *db, const char *id, int64_t now_ms, bson_error_t *err)
 {
-    bson_t *extra = BCON_NEW("at", BCON_DATE_TIME(now_ms));
+    /* Kept far longer than any message can be retried (its expiry is at most days away). */
+    bson_t *extra = BCON_NEW("at", BCON_DATE_TIME(now_ms), "expiresAt", BCON_DATE_TIME(now_ms + 30LL * 86400 * 1000));
     int r = auth_insert_marker(db, "outbox_sent", id, extra, err);
     bson_destroy(extra);
     return r;
@@ -848,8 +849,9 @@ int auth_outbox_update(mongoc_database_t *db, const char *id, json_t *fields, bs
 
 long auth_store_purge(mongoc_database_t *db, int64_t now_ms, bson_error_t *err)
 {
-    static const char *const expiring[] = {"refresh_tokens", "refresh_used", "families", "family_revocations",
-                                           "action_tokens",  "action_used",  "locks",    "outbox_claims"};
+    static const char *const expiring[] = {"refresh_tokens", "refresh_used", "families",      "family_revocations",
+                                           "action_tokens",  "action_used",  "locks",         "outbox_claims",
+                                           "outbox_sent"};
     bson_t *f = BCON_NEW("expiresAt", "{", "$lt", BCON_DATE_TIME(now_ms), "}");
     long total = 0;
     for (size_t i = 0; i < MC_ARRAY_SIZE(expiring); ++i) {
@@ -861,5 +863,12 @@ long auth_store_purge(mongoc_database_t *db, int64_t now_ms, bson_error_t *err)
         total += n;
     }
     bson_destroy(f);
+    if (total >= 0) { /* settled messages, a week after they stopped mattering */
+        bson_t *old = BCON_NEW("status", "{", "$ne", BCON_UTF8("pending"), "}", "expiresAt", "{", "$lt",
+                               BCON_DATE_TIME(now_ms - 7LL * 86400 * 1000), "}");
+        long n = delete_where(db, "outbox", old, true, err);
+        bson_destroy(old);
+        total = n < 0 ? -1 : total + n;
+    }
     return total;
 }

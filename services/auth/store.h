@@ -155,7 +155,8 @@ int64_t auth_address_count(mongoc_database_t *db, const char *user_id, bson_erro
  *                attempt (the next attempt number to claim), nextAttemptAt, lastError,
  *                createdAt, expiresAt, sentAt}
  * outbox_claims {_id: "<message id>:<attempt>", owner, leaseUntil, expiresAt}
- * outbox_sent   {_id: <message id>, at} */
+ * outbox_sent   {_id: <message id>, at, expiresAt}
+ * The text (with a token in clear) is set to null once the message is settled. */
 
 int auth_outbox_insert(mongoc_database_t *db, const char *to, const char *kind, const char *subject, const char *text,
                        int64_t now_ms, int64_t expires_ms, bson_error_t *err);

@@ -391,6 +391,29 @@ static json_t *outbox_statuses(void)
     return out;
 }
 
+/* True when no settled message still holds its text (the token of its link). */
+static bool settled_texts_erased(void)
+{
+    mongoc_client_t *c = mongoc_client_new(mh_mongo_uri());
+    mongoc_collection_t *col = mongoc_client_get_collection(c, mh_mongo_db("mercato-auth"), "outbox");
+    bson_t *filter = BCON_NEW("status", "{", "$ne", BCON_UTF8("pending"), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, filter, NULL, NULL);
+    const bson_t *doc;
+    bool erased = true;
+    size_t n = 0;
+    while (mongoc_cursor_next(cur, &doc)) {
+        bson_iter_t it;
+        ++n;
+        if (bson_iter_init_find(&it, doc, "text") && BSON_ITER_HOLDS_UTF8(&it))
+            erased = false;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(col);
+    mongoc_client_destroy(c);
+    return erased && n > 0;
+}
+
 static bool outbox_settled(void *arg)
 {
     (void)arg;
@@ -486,6 +509,8 @@ static void two_processes_never_send_twice(void **state)
         for (size_t j = i + 1; j < n; ++j)
             assert_string_not_equal(au_str(json_array_get(all, i), "messageId"), au_str(json_array_get(all, j), "messageId"));
     json_decref(all);
+    /* delivered messages no longer hold their tokens */
+    assert_true(settled_texts_erased());
     /* the work was really shared: both processes delivered some of them */
     assert_true(log_count(second, "delivered") > before);
     assert_true(log_count(auth_svc, "delivered") > 0);
