@@ -48,6 +48,10 @@ static void lines_within_76(const char *qp)
     }
 }
 
+#define LONG_LINE                                                                                                  \
+    "https://shop.example/reset-password?token=Bn8FshpffM1Bna0ehPb6wPDexJRMQQtu9TlDkQq7kK4&x=1 and much more text " \
+    "so that the line goes on well past seventy-six characters and has to be folded several times over\n"
+
 static void quoted_printable_round_trip(void **state)
 {
     (void)state;
@@ -57,8 +61,7 @@ static void quoted_printable_round_trip(void **state)
         "Grüße aus Köln – ünïcödé and 中文 and emoji 😀\n",
         "a line with = signs == and trailing spaces   \nand tabs\t\n",
         ".\n.leading dot\n..\n",
-        "https://shop.example/reset-password?token=Bn8FshpffM1Bna0ehPb6wPDexJRMQQtu9TlDkQq7kK4&x=1 and much more text "
-        "so that the line goes on well past seventy-six characters and has to be folded several times over\n",
+        LONG_LINE,
         "crlf\r\nends\r\n",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); ++i) {
