@@ -26,8 +26,9 @@ static int setup(void **state)
     if (mh_mongo_start() != 0 || mh_redis_start() != 0)
         return -1;
     /* Generous limits: this file tests everything but the limits. */
+    /* Two workers: the races below then also run on two event loops at once. */
     static const char *const env[] = {"RATE_LIMIT_LOGIN_IP=off", "RATE_LIMIT_REGISTER_IP=off", "RATE_LIMIT_REFRESH_IP=off",
-                                      "RATE_LIMIT_TOKEN_IP=off", "LOGIN_FREE_ATTEMPTS=1000", NULL};
+                                      "RATE_LIMIT_TOKEN_IP=off", "LOGIN_FREE_ATTEMPTS=1000", "WORKERS=2", NULL};
     auth_svc = mh_service_start("mercato-auth", &(mh_service_opts_t){.wait_ready = true, .env = env});
     if (auth_svc == NULL)
         return -1;

@@ -498,7 +498,7 @@ static size_t log_count(mh_service_t *s, const char *needle)
 static void two_processes_never_send_twice(void **state)
 {
     (void)state;
-    second = start_auth(NULL);
+    second = start_auth("WORKERS=2"); /* requests on worker 1 wake the delivery on worker 0 */
     assert_non_null(second);
     /* While the SMTP server is down, messages pile up in the one outbox and both processes
      * keep retrying them; when it comes back, both race for the same messages. */
