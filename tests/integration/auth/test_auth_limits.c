@@ -216,7 +216,8 @@ static void flood_once(int i, void *arg)
 static void hashing_overload_is_refused_not_queued_forever(void **state)
 {
     (void)state;
-    const char *env[] = {"HASH_CONCURRENCY=1", "HASH_QUEUE=1", "RATE_LIMIT_LOGIN_IP=off", NULL};
+    /* Slow hashes (about ten times the default cost), so the flood surely overlaps them. */
+    const char *env[] = {"HASH_CONCURRENCY=1", "HASH_QUEUE=1", "ARGON2_ITERATIONS=20", "RATE_LIMIT_LOGIN_IP=off", NULL};
     mh_service_t *small = mh_service_start("mercato-auth", &(mh_service_opts_t){.wait_ready = true, .env = env});
     assert_non_null(small);
     mh_service_t *saved = auth_svc;
