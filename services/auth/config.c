@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "mc_secret.h"
 
 static auth_config_t cfg;
 
@@ -106,7 +107,7 @@ void auth_config_load(const mc_config_t *shared)
             mc_config_die("SMTP_URL", "log: (messages written to the log) is refused in production");
     }
     cfg.smtp_user = mc_env_str("SMTP_USER", NULL);
-    cfg.smtp_password = mc_env_str("SMTP_PASSWORD", NULL);
+    cfg.smtp_password = mc_env_secret("SMTP_PASSWORD", "SMTP_PASSWORD_FILE");
     const char *tls = mc_env_str("SMTP_STARTTLS", "try");
     if (strcmp(tls, "try") == 0)
         cfg.smtp_starttls = AUTH_STARTTLS_TRY;
