@@ -75,6 +75,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        /* schemathesis keeps caches in its working directory: keep them out of the tree */
+        if (chdir(mh_tmpdir()) != 0)
+            _exit(126);
         execl(exe, exe, "run", schema, "--url", mh_service_url(target), "--checks", "all", "--exclude-checks", "ensure_resource_availability",
               "--max-examples", examples,
               "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
