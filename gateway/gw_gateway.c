@@ -18,9 +18,9 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     cfg->limits.max_depth = (uint32_t)mc_env_int("GATEWAY_MAX_DEPTH", 15, 2, 128);
     cfg->limits.ignore_introspection = true;
     cfg->ready_timeout_ms = (unsigned)mc_env_int("GATEWAY_READY_TIMEOUT_MS", 1000, 1, 60000);
+    cfg->trust_forwarded_for = mc_env_bool("GATEWAY_TRUST_FORWARDED_FOR", false);
 
-    /* The services every binding may name, with their URLs.
-     * mc-env: AUTH_URL, PRODUCT_URL, ORDER_URL, CATEGORY_URL, COUPON_URL */
+    /* The services every binding may name, with their URLs. */
     static const struct {
         const char *name, *var, *def;
     } table[] = {
@@ -30,6 +30,7 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     };
     memset(svcs, 0, sizeof(*svcs));
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); ++i) {
+        /* mc-env: AUTH_URL, PRODUCT_URL, ORDER_URL, CATEGORY_URL, COUPON_URL */
         const char *url = mc_env_str(table[i].var, table[i].def);
         size_t n = strlen(url);
         while (n > 0 && url[n - 1] == '/')
@@ -37,6 +38,8 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
         if (n < 8 || strncmp(url, "http://", 7) != 0)
             mc_config_die(table[i].var, "must be an http:// URL");
         svcs->s[svcs->n].name = table[i].name;
+        /* auth limits sign-ins per client address: tell it whose request this is */
+        svcs->s[svcs->n].forward_client = strcmp(table[i].name, "auth") == 0;
         svcs->s[svcs->n].url = strndup(url, n);
         ++svcs->n;
     }
@@ -50,3 +53,36 @@ gw_schema_t *gw_gateway_schema(gw_gateway_t *g)
     return s;
 }
 
+
+/* An address as a proxy writes it: IPv4 or IPv6 characters only. */
+static bool plausible_address(const char *s, size_t n)
+{
+    if (n == 0 || n > 45)
+        return false;
+    for (size_t i = 0; i < n; ++i) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+const char *gw_client_address(mc_req_t *req, const gw_config_t *cfg)
+{
+    if (cfg->trust_forwarded_for) {
+        const char *xff = mc_req_header(req, "x-forwarded-for");
+        if (xff != NULL) {
+            /* the last entry is what the proxy in front of us saw */
+            const char *last = strrchr(xff, ',');
+            last = last != NULL ? last + 1 : xff;
+            while (*last == ' ' || *last == '\t')
+                ++last;
+            size_t n = strlen(last);
+            while (n > 0 && (last[n - 1] == ' ' || last[n - 1] == '\t'))
+                --n;
+            if (plausible_address(last, n))
+                return mc_req_strndup(req, last, n);
+        }
+    }
+    return mc_req_peer(req);
+}

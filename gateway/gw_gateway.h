@@ -31,7 +31,9 @@ typedef struct gw_config {
     const char *playground_dir;    /* GATEWAY_PLAYGROUND_DIR */
     unsigned document_cache;       /* GATEWAY_DOCUMENT_CACHE: documents per worker */
     gql_limits limits;             /* GATEWAY_MAX_TOKENS, GATEWAY_MAX_DEPTH */
-    unsigned ready_timeout_ms;     /* how long /ready waits for a service */
+    unsigned ready_timeout_ms;     /* GATEWAY_READY_TIMEOUT_MS: how long /ready waits for a service */
+    bool trust_forwarded_for;      /* GATEWAY_TRUST_FORWARDED_FOR: the client's address is the last
+                                      X-Forwarded-For entry (a proxy in front adds it) */
 } gw_config_t;
 
 /* One file the playground page loads. */
@@ -59,6 +61,9 @@ typedef struct gw_gateway {
 
 /* Reads the configuration (exits with a message naming the variable when malformed). */
 void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production);
+/* The client's address: the connection's peer, or with trust_forwarded_for the last
+ * entry of X-Forwarded-For when it is a plausible address. Lives with the request. */
+const char *gw_client_address(mc_req_t *req, const gw_config_t *cfg);
 /* The current schema with a new reference (release with gw_schema_unref). */
 gw_schema_t *gw_gateway_schema(gw_gateway_t *g);
 

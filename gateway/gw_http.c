@@ -557,6 +557,8 @@ void gw_handle_graphql(mc_req_t *req)
         .unauthenticated_why = why,
         .authorization = authz,
         .request_id = mc_req_id(req),
+        .client_address = gw_client_address(req, &g->cfg),
+        .internal_key = mc_server_config(mc_req_server(req))->internal_key,
         .done = on_done,
         .gone = request_gone,
         .data = r,

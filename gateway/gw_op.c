@@ -113,6 +113,8 @@ struct gw_op {
     const char *why;
     char *authorization;
     char *request_id;
+    char *client_address;
+    const char *internal_key;
     gw_call_t **table;
     uint32_t tcap, tcount;
     gw_call_t *calls;
@@ -369,7 +371,9 @@ static int http_value(gw_op_t *op, const gw_field_t *f, gw_call_t *call, json_t 
         return -1;
     }
     json_t *v = call->body;
-    if (h->result != NULL) {
+    if (h->result_json != NULL) {
+        v = keep(op, json_deep_copy(h->result_json)); /* the schema's value is shared by threads */
+    } else if (h->result != NULL) {
         gw_scope_t s = {args, parent, op->auth, call->body};
         json_t *r = NULL;
         const gw_expr_t *bad = NULL;
@@ -642,6 +646,10 @@ static gw_call_t *call_start(gw_op_t *op, unsigned svc, const char *method, cons
     size_t n = 0;
     if (op->authorization != NULL)
         headers[n++] = (mc_http_header_t){"Authorization", op->authorization};
+    if (op->schema->services.s[svc].forward_client && op->internal_key != NULL && op->client_address != NULL) {
+        headers[n++] = (mc_http_header_t){"X-Forwarded-For", op->client_address};
+        headers[n++] = (mc_http_header_t){"X-Internal-Key", op->internal_key};
+    }
     headers[n++] = (mc_http_header_t){"Accept", "application/json"};
     for (size_t i = 0; i < nh && n < sizeof(headers) / sizeof(headers[0]); ++i)
         headers[n++] = hdrs[i];
@@ -1142,6 +1150,9 @@ gw_op_t *gw_op_start(const gw_op_opts_t *o)
     if (o->authorization != NULL)
         op->authorization = strdup(o->authorization);
     op->request_id = strdup(o->request_id != NULL ? o->request_id : "");
+    if (o->client_address != NULL)
+        op->client_address = strdup(o->client_address);
+    op->internal_key = o->internal_key;
     gql_exec_options eo;
     memset(&eo, 0, sizeof(eo));
     eo.operation_name = o->operation_name;
@@ -1199,6 +1210,7 @@ void gw_op_free(gw_op_t *op)
     json_decref(op->auth);
     free(op->authorization);
     free(op->request_id);
+    free(op->client_address);
     gql_arena_free(&op->arena);
     gw_schema_unref(op->schema);
     free(op);

@@ -65,6 +65,8 @@ typedef struct gw_op_opts {
     const char *unauthenticated_why; /* why there are no claims ("expired"), static */
     const char *authorization;  /* the Authorization header to forward, or NULL (copied) */
     const char *request_id;     /* forwarded as X-Request-Id (copied) */
+    const char *client_address; /* sent as X-Forwarded-For to services marked forward_client (copied) */
+    const char *internal_key;   /* INTERNAL_API_KEY, sent with it; NULL: neither is sent */
     /* Called once when the result is complete (possibly inside gw_op_start). The
      * owner writes the response and then calls gw_op_free. */
     void (*done)(gw_op_t *op, void *data);

@@ -476,6 +476,20 @@ static gw_http_t *compile_http(compiler_t *c, gql_field *f, const gql_applied_di
         h->result = gql_arena_calloc(&c->gs->arena, 1, sizeof(*h->result));
         if (compile_tpl(c, f, d, "result", res, GW_ROOTS_RESULT, SLOT_ANY, h->result) != 0)
             bad = 1;
+        bool has_expr = false;
+        for (uint32_t i = 0; i < h->result->nparts; ++i)
+            has_expr = has_expr || h->result->parts[i].expr != NULL;
+        if (!bad && !has_expr) { /* no expression: a JSON literal such as true */
+            h->result_json = json_loads(res, JSON_DECODE_ANY, NULL);
+            if (h->result_json == NULL) {
+                DIR_ERROR(c, d, "%s.%s: @http(result:) without {expressions} must be a JSON value (true, 1, \"text\")",
+                          f->parent->name, f->name);
+                bad = 1;
+            } else {
+                json_array_append_new(c->gs->owned, h->result_json);
+            }
+            h->result = NULL;
+        }
         if (sel != NULL) {
             DIR_ERROR(c, d, "%s.%s: @http takes select: or result:, not both", f->parent->name, f->name);
             bad = 1;
@@ -723,6 +737,7 @@ gw_schema_t *gw_schema_build(const gql_sdl_file *files, size_t n, const gw_servi
     }
     atomic_init(&gs->refs, 1);
     gs->gql = s;
+    gs->owned = json_array();
     gql_arena_init(&gs->arena, 0);
     gs->services = *svcs;
     compiler_t c = {gs, errs, before};
@@ -826,6 +841,7 @@ void gw_schema_unref(gw_schema_t *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     gql_schema_unref(s->gql);
+    json_decref(s->owned);
     gql_arena_free(&s->arena);
     free(s);
 }

@@ -38,6 +38,9 @@
 typedef struct gw_service {
     const char *name;
     const char *url; /* "http://127.0.0.1:4002", no trailing slash */
+    /* Calls to it carry the client's address (X-Forwarded-For) with the internal key
+     * that makes the service believe it: the auth service's per-address limits. */
+    bool forward_client;
 } gw_service_t;
 
 typedef struct gw_services {
@@ -95,7 +98,8 @@ typedef struct gw_http {
     uint32_t nheaders;
     const char **select;
     uint32_t nselect;
-    gw_tpl_t *result;    /* @http(result:), or NULL */
+    gw_tpl_t *result;    /* @http(result:) with expressions, or NULL */
+    json_t *result_json; /* @http(result:) without expressions: a JSON literal ("true") */
     bool not_found_null; /* notFound: NULL */
     unsigned timeout_ms; /* 0: the gateway's default */
 } gw_http_t;
@@ -136,6 +140,7 @@ typedef struct gw_schema {
     gql_arena arena; /* the bindings */
     gw_services_t services;
     uint32_t nbound; /* fields with an @http or @batch binding (for the start-up log) */
+    json_t *owned;   /* JSON values the bindings hold */
 } gw_schema_t;
 
 /* Builds and binds. Returns the schema with one reference, or NULL after appending
