@@ -325,6 +325,17 @@ static int compile_url_path(compiler_t *c, const gql_field *f, const gql_applied
     }
     if (compile_tpl(c, f, d, "path", text, GW_ROOTS_FIELD, SLOT_TEXT, out) != 0)
         return -1;
+    gql_buf sample; /* the path with a value for each expression */
+    gql_buf_init(&sample, 0);
+    for (uint32_t i = 0; i < out->nparts; ++i)
+        gql_buf_append(&sample, out->parts[i].expr != NULL ? "x" : out->parts[i].lit,
+                       out->parts[i].expr != NULL ? 1 : out->parts[i].len);
+    long badseg = gw_path_bad_segment(sample.data, sample.len);
+    gql_buf_free(&sample);
+    if (badseg >= 0) {
+        DIR_ERROR(c, d, "%s.%s: @%s(path:) has an empty, \".\" or \"..\" segment", f->parent->name, f->name, d->name);
+        return -1;
+    }
     for (uint32_t i = 0; i < out->nparts; ++i) {
         const gw_part_t *p = &out->parts[i];
         for (size_t j = 0; p->expr == NULL && j < p->len; ++j) {

@@ -251,9 +251,31 @@ static json_t *eval_converted(const gw_expr_t *e, const gw_scope_t *s, gw_conver
     return json_incref(v);
 }
 
+/* A path that names another resource than it seems: an empty, "." or ".." segment. Returns
+ * the offset (from base) of the first such segment's start, or -1. */
+long gw_path_bad_segment(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] != '/') {
+            ++i;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < n && p[j] != '/')
+            ++j;
+        size_t len = j - i - 1;
+        if (len == 0 || (len <= 2 && memcmp(p + i + 1, "..", len) == 0))
+            return (long)i + 1;
+        i = j;
+    }
+    return -1;
+}
+
 int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw_escape_t esc, gql_buf *out,
                   const gw_expr_t **bad)
 {
+    size_t start = out->len;
     for (uint32_t i = 0; i < t->nparts; ++i) {
         const gw_part_t *p = &t->parts[i];
         if (p->expr == NULL) {
@@ -267,7 +289,6 @@ int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw
                 *bad = p->expr;
             return 1;
         }
-        size_t mark = out->len;
         int r = gw_render_scalar(out, v, esc);
         json_decref(v);
         if (r != 0) {
@@ -275,11 +296,18 @@ int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw
                 *bad = p->expr;
             return -1;
         }
-        /* A path segment that is empty, "." or ".." would name another resource. */
-        size_t n = out->len - mark;
-        if (esc == GW_ESC_SEGMENT && (n == 0 || (n <= 2 && memcmp(out->data + mark, "..", n) == 0))) {
-            if (bad != NULL)
-                *bad = p->expr;
+    }
+    if (esc == GW_ESC_SEGMENT && out->data != NULL) {
+        /* Values are escaped, but "." and ".." are unreserved characters: refuse a path
+         * whose segments a server would resolve (or an empty one that changes the route). */
+        long at = gw_path_bad_segment(out->data + start, out->len - start);
+        if (at >= 0) {
+            if (bad != NULL) {
+                /* name the first expression (the literal parts were checked at load) */
+                *bad = NULL;
+                for (uint32_t i = 0; i < t->nparts && *bad == NULL; ++i)
+                    *bad = t->parts[i].expr;
+            }
             return 2;
         }
     }

@@ -110,6 +110,10 @@ typedef json_t *(*gw_convert_fn)(const gql_type *type, json_t *v);
 int gw_tpl_render(const gw_tpl_t *t, const gw_scope_t *s, gw_convert_fn conv, gw_escape_t esc, gql_buf *out,
                   const gw_expr_t **bad);
 
+/* In a path ("/a/b"), the offset of the first segment that is empty, "." or ".." (which
+ * a server resolves to another resource), or -1. */
+long gw_path_bad_segment(const char *p, size_t n);
+
 /* The value of a template as JSON: a single expression keeps its type, anything else is
  * a string. Returns 0 with *out a new reference, or NULL when an expression is absent
  * (a multi-part template with a null one counts as absent too); -1 when a value cannot
