@@ -11,6 +11,7 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     memset(cfg, 0, sizeof(*cfg));
     cfg->schema_dir = mc_env_str("GATEWAY_SCHEMA_DIR", "schema");
     cfg->upstream_timeout_ms = (unsigned)mc_env_int("GATEWAY_UPSTREAM_TIMEOUT_MS", 10000, 1, 600000);
+    cfg->upstream_connections = (unsigned)mc_env_int("GATEWAY_UPSTREAM_CONNECTIONS", 128, 1, 4096);
     cfg->playground = mc_env_bool("GATEWAY_PLAYGROUND", !production);
     cfg->playground_dir = mc_env_str("GATEWAY_PLAYGROUND_DIR", "node_modules");
     cfg->document_cache = (unsigned)mc_env_int("GATEWAY_DOCUMENT_CACHE", 1000, 0, 1000000);

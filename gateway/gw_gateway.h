@@ -27,6 +27,7 @@
 typedef struct gw_config {
     const char *schema_dir;        /* GATEWAY_SCHEMA_DIR */
     unsigned upstream_timeout_ms;  /* GATEWAY_UPSTREAM_TIMEOUT_MS */
+    unsigned upstream_connections; /* GATEWAY_UPSTREAM_CONNECTIONS: per service and worker */
     bool playground;               /* GATEWAY_PLAYGROUND */
     const char *playground_dir;    /* GATEWAY_PLAYGROUND_DIR */
     unsigned document_cache;       /* GATEWAY_DOCUMENT_CACHE: documents per worker */

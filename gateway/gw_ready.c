@@ -81,7 +81,8 @@ void gw_handle_ready(mc_req_t *req)
     } else {
         r->schema_info = json_pack("{s:i,s:i}", "types", (int)s->gql->ntypes, "boundFields", (int)s->nbound);
     }
-    mc_http_client_t *http = mc_worker_http(mc_req_worker(req));
+    gw_worker_t *w = mc_worker_data(mc_req_worker(req));
+    mc_http_client_t *http = w != NULL ? w->http : NULL;
     for (unsigned i = 0; i < g->services.n; ++i) {
         char url[512];
         snprintf(url, sizeof(url), "%s/ready", g->services.s[i].url);

@@ -56,7 +56,17 @@ static int worker_init(mc_worker_t *mw)
     gw_worker_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return -1;
-    gw_worker_init(w, mc_worker_loop(mw), mc_worker_http(mw), g->cfg.upstream_timeout_ms);
+    /* The worker's own client to the services: keep-alive pools sized for fan-out. */
+    mc_http_client_opts_t ho = {
+        .default_timeout_ms = g->cfg.upstream_timeout_ms,
+        .pool_capacity = g->cfg.upstream_connections,
+    };
+    mc_http_client_t *http = mc_http_client_create(mc_worker_loop(mw), &ho);
+    if (http == NULL) {
+        free(w);
+        return -1;
+    }
+    gw_worker_init(w, mc_worker_loop(mw), http, g->cfg.upstream_timeout_ms);
     w->docs = gw_doccache_create(g->cfg.document_cache);
     mc_worker_set_data(mw, w);
     return 0;
@@ -74,6 +84,8 @@ static void worker_dispose(mc_worker_t *mw)
         return;
     gw_doccache_free(w->docs);
     w->docs = NULL;
+    mc_http_client_close(w->http);
+    w->http = NULL;
     mc_worker_set_data(mw, NULL);
     gw_worker_close(w, free_worker); /* freed once its idle handle is closed */
 }
