@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "gw_jalloc.h"
+#include "gw_json.h"
 #include "gw_op.h"
 #include "gw_scalars.h"
 #include "mc_error.h"
@@ -105,6 +107,7 @@ struct gw_op {
     gw_schema_t *schema;
     gql_exec *exec;
     gql_arena arena;
+    gw_jarena_t jarena; /* the parsed answers */
     json_t *keep;
     json_t *root;
     json_t *auth; /* {"sub","role"} or NULL */
@@ -254,33 +257,39 @@ static int make_connection(gw_op_t *op, const gw_field_t *f, json_t *page, json_
     return 0;
 }
 
-/* Applies a field's result shaping to a value (borrowed in, new reference out). */
+/* Applies a field's result shaping to a value (borrowed in, new reference out). What
+ * it builds lives in the operation's arena (it dies with the operation). */
 static int shape(gw_op_t *op, const gw_field_t *f, json_t *v, json_t *args, json_t **out, const gw_fail_t **fail)
 {
     if (v == NULL || json_is_null(v)) {
         *out = NULL;
         return 0;
     }
-    if (f->connection)
-        return make_connection(op, f, v, args, out, fail);
-    if (f->out_enum != NULL)
-        return map_enum(op, f, v, out, fail);
-    *out = json_incref(v);
-    return 0;
+    if (!f->connection && f->out_enum == NULL) {
+        *out = json_incref(v);
+        return 0;
+    }
+    gw_jarena_t *prev = gw_jarena_enter(&op->jarena);
+    int r = f->connection ? make_connection(op, f, v, args, out, fail) : map_enum(op, f, v, out, fail);
+    gw_jarena_enter(prev);
+    return r;
 }
 
-static json_t *make_money(const gw_field_t *f, json_t *parent)
+/* {amount, currency, formatted}, built in the operation's arena. */
+static json_t *make_money(gw_op_t *op, const gw_field_t *f, json_t *parent)
 {
     json_t *amount = gw_json_path(parent, f->from, f->nfrom);
     json_t *cur = gw_json_path(parent, f->currency, f->ncurrency);
     if (!json_is_integer(amount) || !json_is_string(cur))
         return NULL;
-    gql_buf b;
-    gql_buf_init(&b, 256);
-    gw_money_format(json_integer_value(amount), json_string_value(cur), &b);
-    json_t *m = json_pack("{s:O,s:O,s:s#}", "amount", amount, "currency", cur, "formatted", b.data != NULL ? b.data : "",
-                          (int)b.len);
-    gql_buf_free(&b);
+    char text[96];
+    size_t n = gw_money_format_to(json_integer_value(amount), json_string_value(cur), text, sizeof(text));
+    gw_jarena_t *prev = gw_jarena_enter(&op->jarena);
+    json_t *m = json_object();
+    json_object_set_new_nocheck(m, "amount", json_incref(amount));
+    json_object_set_new_nocheck(m, "currency", json_incref(cur));
+    json_object_set_new_nocheck(m, "formatted", json_stringn_nocheck(text, n));
+    gw_jarena_enter(prev);
     return m;
 }
 
@@ -322,7 +331,10 @@ static void classify(gw_op_t *op, gw_call_t *call, const mc_http_response_t *res
     }
     call->status = res->status;
     if (res->body_len > 0) {
-        call->body = keep(op, json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL));
+        /* In the operation's arena, and never decref'd: it goes with the arena. */
+        gw_jarena_t *prev = gw_jarena_enter(&op->jarena);
+        call->body = gw_json_parse(res->body, res->body_len, NULL, 0);
+        gw_jarena_enter(prev);
     }
     if (res->status >= 200 && res->status < 300) {
         if (res->body_len > 0 && call->body == NULL)
@@ -1024,7 +1036,7 @@ static gql_resolve_status resolve(void *ud, const gql_field_info *info, gql_reso
     case GW_FIELD_BATCH:
         return resolve_batch(op, f, info, out);
     case GW_FIELD_MONEY:
-        out->value = make_money(f, info->parent);
+        out->value = make_money(op, f, info->parent);
         return GQL_RESOLVED;
     case GW_FIELD_FROM:
         v = gw_json_path(info->parent, f->from, f->nfrom);
@@ -1208,6 +1220,7 @@ void gw_op_free(gw_op_t *op)
     json_decref(op->keep);
     json_decref(op->root);
     json_decref(op->auth);
+    gw_jarena_free(&op->jarena); /* after every value that could point into it */
     free(op->authorization);
     free(op->request_id);
     free(op->client_address);

@@ -105,7 +105,7 @@ int gw_currency_decimals(const char *currency)
     return 2;
 }
 
-void gw_money_format(int64_t amount, const char *currency, gql_buf *out)
+size_t gw_money_format_to(int64_t amount, const char *currency, char *out, size_t cap)
 {
     const char *symbol = NULL;
     int decimals = 2;
@@ -119,19 +119,38 @@ void gw_money_format(int64_t amount, const char *currency, gql_buf *out)
     for (int i = 0; i < decimals; ++i)
         scale *= 10;
     uint64_t whole = mag / scale, frac = mag % scale;
-    char digits[32];
+    char digits[32], grouped[48];
     int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)whole);
-    if (amount < 0)
-        gql_buf_putc(out, '-');
-    if (symbol != NULL)
-        gql_buf_puts(out, symbol);
+    size_t g = 0;
     for (int i = 0; i < n; ++i) {
         if (i > 0 && (n - i) % 3 == 0)
-            gql_buf_putc(out, ',');
-        gql_buf_putc(out, digits[i]);
+            grouped[g++] = ',';
+        grouped[g++] = digits[i];
     }
-    if (decimals > 0)
-        gql_buf_printf(out, ".%0*llu", decimals, (unsigned long long)frac);
-    if (symbol == NULL && currency != NULL && currency[0] != '\0')
-        gql_buf_printf(out, " %s", currency);
+    grouped[g] = '\0';
+    char fraction[8] = ""; /* "." and up to 3 decimals */
+    if (decimals > 0) {
+        fraction[0] = '.';
+        for (int i = decimals; i >= 1; --i) {
+            fraction[i] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        fraction[decimals + 1] = '\0';
+    }
+    int w;
+    if (symbol != NULL)
+        w = snprintf(out, cap, "%s%s%s%s", amount < 0 ? "-" : "", symbol, grouped, fraction);
+    else if (currency != NULL && currency[0] != '\0')
+        w = snprintf(out, cap, "%s%s%s %s", amount < 0 ? "-" : "", grouped, fraction, currency);
+    else
+        w = snprintf(out, cap, "%s%s%s", amount < 0 ? "-" : "", grouped, fraction);
+    if (w < 0)
+        return 0;
+    return (size_t)w < cap ? (size_t)w : cap - 1;
+}
+
+void gw_money_format(int64_t amount, const char *currency, gql_buf *out)
+{
+    char text[160];
+    gql_buf_append(out, text, gw_money_format_to(amount, currency, text, sizeof(text)));
 }

@@ -26,6 +26,9 @@ gql_scalar_hooks gw_scalar_hooks(void);
  * decimals and symbol ("$1,234.56", "€0.99", "¥1,500", "1,234.56 CHF"). Appends to
  * out. */
 void gw_money_format(int64_t amount, const char *currency, gql_buf *out);
+/* The same into out (cap bytes, NUL-terminated, truncated if too small: 64 bytes always
+ * suffice for a currency code up to 8 characters). Returns the length written. */
+size_t gw_money_format_to(int64_t amount, const char *currency, char *out, size_t cap);
 /* Decimal places of a currency (ISO 4217 minor units; 2 when unknown). */
 int gw_currency_decimals(const char *currency);
 

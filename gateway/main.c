@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw_gateway.h"
+#include "gw_jalloc.h"
 #include "mc_http.h"
 #include "mc_log.h"
 
@@ -88,6 +89,7 @@ static void worker_dispose(mc_worker_t *mw)
     w->http = NULL;
     mc_worker_set_data(mw, NULL);
     gw_worker_close(w, free_worker); /* freed once its idle handle is closed */
+    gw_jalloc_thread_done();
 }
 
 static void dispose(mc_server_t *srv)
@@ -106,6 +108,7 @@ static const mc_route_t routes[] = {
 
 int main(void)
 {
+    gw_jalloc_install(); /* before anything allocates with jansson */
     mc_config_t cfg;
     mc_config_load(&cfg, "gateway", 4000);
     gw_config_load(&gateway.cfg, &gateway.services, cfg.production);
