@@ -1020,6 +1020,37 @@ static void on_dispatched(void *ud, gql_exec *e)
 
 /* --- the resolver ---------------------------------------------------------------------------- */
 
+/* A copy of an object (or of each object of a list) with the parent's `with`
+ * properties added where absent; built in the operation's arena. New reference. */
+static json_t *with_one(const gw_field_t *f, json_t *parent, json_t *o)
+{
+    if (!json_is_object(o))
+        return json_incref(o);
+    json_t *c = json_copy(o); /* shallow: the members are shared */
+    for (uint32_t i = 0; i < f->nwith; ++i) {
+        json_t *pv = json_object_get(parent, f->with[i]);
+        if (pv != NULL && json_object_get(c, f->with[i]) == NULL)
+            json_object_set_nocheck(c, f->with[i], pv);
+    }
+    return c;
+}
+
+static json_t *with_parent(gw_op_t *op, const gw_field_t *f, json_t *parent, json_t *v)
+{
+    gw_jarena_t *prev = gw_jarena_enter(&op->jarena);
+    json_t *out;
+    if (json_is_array(v)) {
+        out = json_array();
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) json_array_append_new(out, with_one(f, parent, item));
+    } else {
+        out = with_one(f, parent, v);
+    }
+    gw_jarena_enter(prev);
+    return out;
+}
+
 static gql_resolve_status resolve(void *ud, const gql_field_info *info, gql_resolution *out)
 {
     const gw_field_t *f = info->field->user;
@@ -1040,6 +1071,13 @@ static gql_resolve_status resolve(void *ud, const gql_field_info *info, gql_reso
         return GQL_RESOLVED;
     case GW_FIELD_FROM:
         v = gw_json_path(info->parent, f->from, f->nfrom);
+        if (f->nwith > 0 && v != NULL && !json_is_null(v)) {
+            json_t *w = with_parent(op, f, info->parent, v);
+            if (shape(op, f, w, info->args, &out->value, &fail) != 0)
+                out_fail(out, fail);
+            json_decref(w);
+            return GQL_RESOLVED;
+        }
         break;
     default:
         v = json_is_object(info->parent) ? json_object_getn(info->parent, info->field->name, info->field->name_len)

@@ -656,6 +656,13 @@ static void compile_field(compiler_t *c, gql_type *t, gql_field *f)
         const char *p = arg_str(from, "path");
         /* An empty path is the parent itself (a node that is also the entity). */
         compile_path(c, f, from, "path", p != NULL ? p : "", &fld.from, &fld.nfrom);
+        json_t *with = arg_list(from, "with");
+        if (with != NULL && json_array_size(with) > 0) {
+            fld.nwith = (uint32_t)json_array_size(with);
+            fld.with = gql_arena_calloc(&c->gs->arena, fld.nwith, sizeof(char *));
+            for (uint32_t i = 0; i < fld.nwith; ++i)
+                fld.with[i] = adup(c, json_string_value(json_array_get(with, i)));
+        }
         needed = true;
     } else if (money != NULL) {
         fld.kind = GW_FIELD_MONEY;

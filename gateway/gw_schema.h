@@ -128,6 +128,8 @@ typedef struct gw_field {
     const char *name;        /* "Product.category", for messages */
     const char **from;       /* FROM: path; MONEY: amount path */
     uint32_t nfrom;
+    const char **with;       /* FROM: parent properties copied into the value (or its items) */
+    uint32_t nwith;
     const char **currency;   /* MONEY */
     uint32_t ncurrency;
     gw_http_t *http;

@@ -62,7 +62,8 @@ static const char BASE[] =
     "type Thing { id: ID! status: ThingStatus! sort: ThingSort\n"
     "  price: Money! @money(amount: \"price\", currency: \"cur\")\n"
     "  other: Thing @batch(service: \"product\", path: \"/api/things/batch\", key: \"{parent.otherId}\", max: 2)\n"
-    "  label: String @from(path: \"meta.label\") }\n"
+    "  label: String @from(path: \"meta.label\")\n"
+    "  parts: [Thing!] @from(path: \"items\", with: [\"cur\", \"otherId\"]) }\n"
     "enum ThingStatus { PENDING PRICE_ASC OLD @restValue(name: \"legacy-old\") }\n"
     "enum ThingSort { NEWEST PRICE_ASC }\n"
     "input ThingFilter { status: ThingStatus statuses: [ThingStatus!] name: String nested: ThingFilter }\n"
@@ -111,6 +112,10 @@ static void bindings_compile_into_what_requests_need(void **state)
     assert_int_equal(other->batch->max, 2);
     assert_string_equal(other->batch->param, "ids");
     assert_null(gql_type_field(t, "id", 2)->user); /* plain fields keep the engine's fast path */
+    const gw_field_t *parts = gql_type_field(t, "parts", 5)->user;
+    assert_int_equal(parts->kind, GW_FIELD_FROM);
+    assert_int_equal(parts->nwith, 2);
+    assert_string_equal(parts->with[1], "otherId");
     const gql_type *m = gql_schema_type(s->gql, "Mutation", 8);
     const gw_field_t *make = gql_type_field(m, "make", 4)->user;
     assert_false(make->http->dedupe);
