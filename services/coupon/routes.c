@@ -11,10 +11,14 @@
  *
  * Refusals, with their statuses:
  *   400 malformed input; 401/403 missing or wrong credentials; 404 an unknown coupon in
- *   the path; 409 a code already in use, a change that contradicts what is stored (an
- *   expiry not after the start, a value out of range for the stored type), a usage limit
- *   reached at redemption, an order whose redemption was released; 422 a coupon that does
- *   not apply at redemption (the reason in details); 503 the database is unreachable.
+ *   the path, or an unknown code to redeem; 409 a code already in use, a change that
+ *   contradicts what is stored (an expiry not after the start, a value out of range for
+ *   the stored type), a redemption the coupon refuses (details.reason: inactive, not
+ *   started, expired, used up, below the minimum, not for these categories), an order
+ *   whose redemption was released; 503 the database is unreachable.
+ *
+ * No refusal here is a 422: every request the OpenAPI document describes as valid is
+ * either served or refused because of the state of something stored (404/409).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -273,9 +277,7 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
         if ((j->op == OP_REDEEM ? cpn_store_redeem(db, j->id, j->code, j->customer, j->lines, j->nlines, now, &j->oc, &j->bson)
                                 : cpn_store_release(db, j->id, now, &j->oc, &j->bson)) == 0) {
             if (j->oc.err != MC_OK) {
-                json_t *details = j->oc.err == MC_ERR_CONFLICT || j->oc.err == MC_ERR_UNPROCESSABLE
-                                      ? (j->oc.reason != CPN_OK ? json_pack("{s:s}", "reason", cpn_reason_name(j->oc.reason)) : NULL)
-                                      : NULL;
+                json_t *details = j->oc.reason != CPN_OK ? json_pack("{s:s}", "reason", cpn_reason_name(j->oc.reason)) : NULL;
                 job_fail(j, j->oc.err, details, "%s", j->oc.msg);
                 return;
             }

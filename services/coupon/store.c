@@ -651,7 +651,7 @@ int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *co
     cp = load_by_code(db, code, err);
     if (cp == NULL) {
         if (err->code == 0) {
-            refuse(out, MC_ERR_UNPROCESSABLE, CPN_UNKNOWN);
+            refuse(out, MC_ERR_NOT_FOUND, CPN_UNKNOWN);
             rc = 0;
         }
         goto Done;
@@ -663,7 +663,7 @@ int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *co
     /* The limits are enforced by the slots below, not by counts: evaluate without them. */
     cpn_reason_t reason = cpn_evaluate(&rule, lines, n, now_ms, 0, 0, &total, NULL);
     if (reason != CPN_OK) {
-        refuse(out, MC_ERR_UNPROCESSABLE, reason);
+        refuse(out, MC_ERR_CONFLICT, reason);
         rc = 0;
         goto Done;
     }

@@ -75,7 +75,7 @@ void cpn_rule_from_json(const json_t *coupon, cpn_rule_t *rule, const char ***ca
 /* The outcome of validate and redeem. */
 typedef struct cpn_outcome {
     mc_err_t err;        /* MC_OK, or how the request is refused */
-    cpn_reason_t reason; /* why the coupon does not apply (err MC_ERR_UNPROCESSABLE/CONFLICT) */
+    cpn_reason_t reason; /* why the coupon does not apply (CPN_OK when the refusal has no reason) */
     char msg[256];
     int status;          /* 200/201 on success */
     json_t *body;        /* the answer on success */
@@ -88,10 +88,10 @@ int cpn_store_validate(mongoc_database_t *db, const char *code, const char *cust
                        int64_t now_ms, cpn_outcome_t *out, bson_error_t *err);
 
 /* Redeems the coupon for an order, idempotently (see above). Success: status 201 with the
- * redemption, or 200 with the existing one. Refusals: MC_ERR_UNPROCESSABLE with the
- * reason (unknown, inactive, dates, minimum, categories), MC_ERR_CONFLICT for a limit
- * reached (USED_UP, USED_UP_FOR_CUSTOMER), an order already released, or an order that
- * already redeemed another code. -1 on a database error (slots taken so far are freed). */
+ * redemption, or 200 with the existing one. Refusals: MC_ERR_NOT_FOUND for an unknown
+ * code; MC_ERR_CONFLICT with the reason when the coupon does not apply (inactive, dates,
+ * minimum, categories) or a limit is reached (USED_UP, USED_UP_FOR_CUSTOMER), and
+ * without one for an order already released or one that redeemed another code. -1 on a database error (slots taken so far are freed). */
 int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *code, const char *customer,
                      cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out, bson_error_t *err);
 

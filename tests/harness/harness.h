@@ -240,4 +240,25 @@ int mh_rsa_keypair(char **public_pem, char **private_pem);
 /* A random ObjectId in hex into out[25]. */
 void mh_oid(char out[25]);
 
+/* --- checkout (coupon and order services): tests/harness/mh_checkout.c -------------------- */
+
+/* Performs n requests at the same moment (one thread each, released together) and waits
+ * for all of them; out[i] is the response to reqs[i] (free each with mh_response_free).
+ * 0, or -1 when not every request could be started (those get status 0). */
+int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *out);
+
+/* A Redis subscriber on the harness's Redis that records every message of one channel,
+ * in arrival order. It reconnects by itself (every 20 ms) after Redis goes away; messages
+ * published while it is disconnected are of course not seen. */
+typedef struct mh_sub mh_sub_t;
+/* Subscribes and waits until the subscription is confirmed; NULL on failure. */
+mh_sub_t *mh_sub_start(const char *channel);
+/* Messages received so far. */
+size_t mh_sub_count(mh_sub_t *s);
+/* Message i parsed as JSON (new reference; NULL when out of range or not JSON). */
+json_t *mh_sub_message(mh_sub_t *s, size_t i);
+/* Waits until at least n messages arrived; false after timeout_ms. */
+bool mh_sub_wait(mh_sub_t *s, size_t n, unsigned timeout_ms);
+void mh_sub_stop(mh_sub_t *s);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * Runs schemathesis against a live service: starts FerretDB and Redis, then the services
  * the target depends on (their URLs passed on as <NAME>_URL), then the target, and runs
- * every schemathesis check against the target's own /openapi.json with an admin token.
+ * every schemathesis check against the target's own /openapi.json with an admin token and
+ * the internal service key (so that service-only endpoints are exercised too).
  * Exit status 0 only when schemathesis found nothing and every service then shut down
  * cleanly.
  *
@@ -70,7 +71,8 @@ int main(int argc, char **argv)
     pid_t pid = fork();
     if (pid == 0) {
         execl(exe, exe, "run", schema, "--url", mh_service_url(target), "--checks", "all", "--max-examples", examples,
-              "--seed", "20261121", "--generation-database", "none", "--header", auth, "--no-color", "--workers", "1",
+              "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
+              "X-Internal-Key: " MH_INTERNAL_KEY, "--no-color", "--workers", "1",
               "--request-timeout", "20", "--report", "junit", "--report-dir", report, (char *)NULL);
         perror("exec schemathesis");
         _exit(127);
