@@ -149,10 +149,10 @@ static void list_with(mc_req_t *req, cat_snapshot_t *s, mc_err_t err, const char
         return;
     }
     list_params_t *p = mc_req_data(req);
-    json_t *items = json_array();
+    json_t *items = json_array(), *cursors = json_array();
     size_t total = 0, taken = 0;
     bool has_next = false;
-    const cat_node_t *last = NULL;
+    const char *last = NULL;
     for (size_t i = 0; i < s->n; ++i) {
         const cat_node_t *nd = &s->nodes[i];
         if (p->parent != NULL) {
@@ -170,13 +170,14 @@ static void list_with(mc_req_t *req, cat_snapshot_t *s, mc_err_t err, const char
             continue;
         }
         json_array_append(items, nd->obj);
-        last = nd;
+        last = cursor_make(req, nd);
+        json_array_append_new(cursors, json_string(last));
         ++taken;
     }
-    json_t *end_cursor = last != NULL ? json_string(cursor_make(req, last)) : json_null();
+    json_t *end_cursor = last != NULL ? json_string(last) : json_null();
     mc_respond_json(req, 200,
-                    json_pack("{s:o,s:I,s:{s:b,s:o}}", "items", items, "totalCount", (json_int_t)total, "pageInfo", "hasNextPage",
-                              has_next, "endCursor", end_cursor));
+                    json_pack("{s:o,s:o,s:I,s:{s:b,s:o}}", "items", items, "cursors", cursors, "totalCount", (json_int_t)total,
+                              "pageInfo", "hasNextPage", has_next, "endCursor", end_cursor));
 }
 
 static void h_list(mc_req_t *req)

@@ -8,6 +8,11 @@
  *
  *   schemathesis_runner <service> [<dependency> …]        e.g. schemathesis_runner product category
  *
+ * Every check runs but ensure_resource_availability (ST302): the stateful phase reuses ids
+ * created earlier in the run that schemathesis's own DELETE tests have removed since, and
+ * then reports the (correct) 404 as a created resource gone missing. Reading back what
+ * was just created is asserted by each service's integration tests instead.
+ *
  * MERCATO_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 60). One worker:
  * Debian's Python 3.11.2 fails in ast.parse when hypothesis describes strategies from
  * several threads at once.
@@ -70,8 +75,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(exe, exe, "run", schema, "--url", mh_service_url(target), "--checks", "all", "--max-examples", examples,
-              "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
+        execl(exe, exe, "run", schema, "--url", mh_service_url(target), "--checks", "all", "--exclude-checks", "ensure_resource_availability",
+              "--max-examples", examples, "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
               "X-Internal-Key: " MH_INTERNAL_KEY, "--no-color", "--workers", "1",
               "--request-timeout", "20", "--report", "junit", "--report-dir", report, (char *)NULL);
         perror("exec schemathesis");

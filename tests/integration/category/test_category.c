@@ -205,6 +205,9 @@ static void tree_ancestors_descendants_batch(void **state)
     assert_int_equal(json_integer_value(json_object_get(page, "totalCount")), 2);
     json_t *pi = json_object_get(page, "pageInfo");
     assert_true(json_is_true(json_object_get(pi, "hasNextPage")));
+    /* one cursor per item, the last one being endCursor */
+    assert_int_equal(json_array_size(json_object_get(page, "cursors")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(page, "cursors"), 0)), str(pi, "endCursor"));
     char cursor[512];
     snprintf(cursor, sizeof(cursor), "%s", str(pi, "endCursor"));
     json_decref(page);
