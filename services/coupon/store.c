@@ -300,15 +300,23 @@ json_t *cpn_store_list(mongoc_database_t *db, int active, const char *code_prefi
                        const char *after_id, int64_t limit, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, "coupons");
-    bson_t filter = BSON_INITIALIZER;
+    bson_t base = BSON_INITIALIZER;
     if (active >= 0)
-        BSON_APPEND_BOOL(&filter, "isActive", active == 1);
+        BSON_APPEND_BOOL(&base, "isActive", active == 1);
     if (code_prefix != NULL) {
         /* the prefix is [A-Z0-9_-] only: nothing in it is special to a regular expression */
         char re[64];
         snprintf(re, sizeof(re), "^%s", code_prefix);
-        BSON_APPEND_REGEX(&filter, "code", re, "");
+        BSON_APPEND_REGEX(&base, "code", re, "");
     }
+    json_t *out = NULL, *items = json_array(), *cursors = json_array();
+    mongoc_cursor_t *cur = NULL;
+    bson_t *opts = NULL;
+    bson_t filter;
+    bson_copy_to(&base, &filter);
+    int64_t total = mongoc_collection_count_documents(c, &base, NULL, NULL, NULL, err);
+    if (total < 0)
+        goto Done;
     if (after_id != NULL) {
         bson_oid_t oid;
         bson_oid_init_from_string(&oid, after_id);
@@ -327,35 +335,40 @@ json_t *cpn_store_list(mongoc_database_t *db, int active, const char *code_prefi
         bson_append_document_end(&or, &b);
         bson_append_array_end(&filter, &or);
     }
-    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit",
-                            BCON_INT64(limit + 1));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
-    json_t *items = json_array();
+    opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(limit + 1));
+    cur = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
     const bson_t *doc;
     while (mongoc_cursor_next(cur, &doc))
         json_array_append_new(items, normalise(mc_bson_to_json(doc, BJ)));
-    json_t *out = NULL;
-    if (!mongoc_cursor_error(cur, err)) {
-        bool more = json_array_size(items) > (size_t)limit;
-        if (more)
-            json_array_remove(items, (size_t)limit);
-        if (add_used_counts(db, items, err) == 0) {
-            json_t *last = json_array_get(items, json_array_size(items) - 1);
-            json_t *cursor = json_null();
-            if (last != NULL) {
-                int64_t ms = 0;
-                mc_time_parse(json_string_value(json_object_get(last, "createdAt")), &ms);
-                char buf[64];
-                snprintf(buf, sizeof(buf), "%lld.%s", (long long)ms, json_string_value(json_object_get(last, "id")));
-                cursor = json_string(buf);
-            }
-            out = json_pack("{s:O,s:{s:b,s:o}}", "items", items, "pageInfo", "hasNextPage", more, "endCursor", cursor);
-        }
+    if (mongoc_cursor_error(cur, err))
+        goto Done;
+    bool more = json_array_size(items) > (size_t)limit;
+    if (more)
+        json_array_remove(items, (size_t)limit);
+    if (add_used_counts(db, items, err) != 0)
+        goto Done;
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        int64_t ms = 0;
+        mc_time_parse(json_string_value(json_object_get(it, "createdAt")), &ms);
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%lld.%s", (long long)ms, json_string_value(json_object_get(it, "id")));
+        json_array_append_new(cursors, json_string(buf));
     }
+    json_t *last = json_array_get(cursors, json_array_size(cursors) - 1);
+    out = json_pack("{s:O,s:O,s:I,s:{s:b,s:O}}", "items", items, "cursors", cursors, "totalCount", (json_int_t)total, "pageInfo",
+                    "hasNextPage", more, "endCursor", last != NULL ? last : json_null());
+Done:
     json_decref(items);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
+    json_decref(cursors);
+    if (cur != NULL)
+        mongoc_cursor_destroy(cur);
+    if (opts != NULL)
+        bson_destroy(opts);
     bson_destroy(&filter);
+    bson_destroy(&base);
     mongoc_collection_destroy(c);
     return out;
 }

@@ -62,7 +62,8 @@ json_t *cpn_store_update(mongoc_database_t *db, const char *id, json_t *fields, 
 /* Deletes; *found says whether it existed. 0, or -1 on a database error. */
 int cpn_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_error_t *err);
 
-/* A page of coupons, newest first: {items, pageInfo:{hasNextPage, endCursor}}. `active` is
+/* A page of coupons, newest first: {items, cursors, totalCount, pageInfo:{hasNextPage,
+ * endCursor}} (docs/services.md: cursors[i] is the position of items[i]). `active` is
  * -1 (any), 0 or 1; after_ms/after_id the keyset position of the previous page's last
  * item (after_id NULL for the first page). NULL on a database error. */
 json_t *cpn_store_list(mongoc_database_t *db, int active, const char *code_prefix, int64_t after_ms,

@@ -423,18 +423,23 @@ static void query_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
         mc_respond_json(req, 200, json_incref(q->result));
         return;
     }
-    json_t *items = json_array();
+    json_t *items = json_array(), *cursors = json_array();
     size_t i;
     json_t *o;
     json_array_foreach(json_object_get(q->result, "items"), i, o)
     {
         json_t *view = ord_view(o, &q->actor);
-        if (view != NULL)
-            json_array_append_new(items, view);
+        if (view == NULL)
+            continue;
+        json_array_append_new(items, view);
+        json_array_append(cursors, json_array_get(json_object_get(q->result, "cursors"), i));
     }
+    json_t *last = json_array_get(cursors, json_array_size(cursors) - 1);
     mc_respond_json(req, 200,
-                    json_pack("{s:o,s:{s:O,s:O}}", "items", items, "pageInfo", "hasNextPage", json_object_get(q->result, "hasNextPage"),
-                              "endCursor", json_object_get(q->result, "endCursor")));
+                    json_pack("{s:o,s:O,s:O,s:{s:O,s:O}}", "items", items, "cursors", cursors, "totalCount",
+                              json_object_get(q->result, "totalCount"), "pageInfo", "hasNextPage",
+                              json_object_get(q->result, "hasNextPage"), "endCursor", last != NULL ? last : json_null()));
+    json_decref(cursors);
 }
 
 static query_t *new_query(mc_req_t *req, query_kind_t kind)

@@ -810,16 +810,23 @@ static void append_range(bson_t *f, const char *key, bool has_from, int64_t from
 json_t *ord_list(mongoc_database_t *db, const ord_query_t *q, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, "orders");
-    bson_t filter = BSON_INITIALIZER;
+    bson_t base = BSON_INITIALIZER, filter;
     if (q->customer)
-        BSON_APPEND_UTF8(&filter, "customerId", q->customer);
+        BSON_APPEND_UTF8(&base, "customerId", q->customer);
     if (q->seller)
-        BSON_APPEND_UTF8(&filter, "sellerIds", q->seller);
+        BSON_APPEND_UTF8(&base, "sellerIds", q->seller);
     if (q->status)
-        BSON_APPEND_UTF8(&filter, "status", q->status);
+        BSON_APPEND_UTF8(&base, "status", q->status);
     if (q->payment)
-        BSON_APPEND_UTF8(&filter, "paymentStatus", q->payment);
-    append_range(&filter, "createdAt", q->has_from, q->from_ms, q->has_to, q->to_ms);
+        BSON_APPEND_UTF8(&base, "paymentStatus", q->payment);
+    append_range(&base, "createdAt", q->has_from, q->from_ms, q->has_to, q->to_ms);
+    bson_copy_to(&base, &filter);
+    json_t *out = NULL, *items = json_array(), *cursors = json_array();
+    mongoc_cursor_t *cur = NULL;
+    bson_t *opts = NULL;
+    int64_t total = mongoc_collection_count_documents(c, &base, NULL, NULL, NULL, err);
+    if (total < 0)
+        goto Done;
     if (q->has_after) {
         bson_oid_t oid;
         bson_oid_init_from_string(&oid, q->after_id);
@@ -838,30 +845,34 @@ json_t *ord_list(mongoc_database_t *db, const ord_query_t *q, bson_error_t *err)
         bson_append_document_end(&or, &b);
         bson_append_array_end(&filter, &or);
     }
-    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(q->limit + 1));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
-    json_t *items = json_array();
+    opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(q->limit + 1));
+    cur = mongoc_collection_find_with_opts(c, &filter, opts, NULL);
     const bson_t *doc;
     while (mongoc_cursor_next(cur, &doc))
         json_array_append_new(items, mc_bson_to_json(doc, ORDER_BJ));
-    json_t *out = NULL;
-    if (!mongoc_cursor_error(cur, err)) {
-        bool more = json_array_size(items) > (size_t)q->limit;
-        if (more)
-            json_array_remove(items, (size_t)q->limit);
-        json_t *last = json_array_get(items, json_array_size(items) - 1);
-        json_t *cursor = json_null();
-        if (last != NULL) {
-            char buf[64];
-            snprintf(buf, sizeof(buf), "%lld.%s", (long long)time_of(last, "createdAt"), json_string_value(json_object_get(last, "id")));
-            cursor = json_string(buf);
-        }
-        out = json_pack("{s:O,s:b,s:o}", "items", items, "hasNextPage", more, "endCursor", cursor);
+    if (mongoc_cursor_error(cur, err))
+        goto Done;
+    bool more = json_array_size(items) > (size_t)q->limit;
+    if (more)
+        json_array_remove(items, (size_t)q->limit);
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%lld.%s", (long long)time_of(it, "createdAt"), json_string_value(json_object_get(it, "id")));
+        json_array_append_new(cursors, json_string(buf));
     }
+    out = json_pack("{s:O,s:O,s:I,s:b}", "items", items, "cursors", cursors, "totalCount", (json_int_t)total, "hasNextPage", more);
+Done:
     json_decref(items);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
+    json_decref(cursors);
+    if (cur != NULL)
+        mongoc_cursor_destroy(cur);
+    if (opts != NULL)
+        bson_destroy(opts);
     bson_destroy(&filter);
+    bson_destroy(&base);
     mongoc_collection_destroy(c);
     return out;
 }

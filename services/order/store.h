@@ -158,7 +158,8 @@ typedef struct ord_query {
     int64_t limit;
 } ord_query_t;
 
-/* A page, newest first: {items (documents), hasNextPage, endCursor}. NULL on error. */
+/* A page, newest first: {items (documents), cursors (cursors[i] the position of
+ * items[i]), totalCount, hasNextPage}. NULL on error. */
 json_t *ord_list(mongoc_database_t *db, const ord_query_t *q, bson_error_t *err);
 
 /* Statistics over createdAt in [from, to): for one seller (their lines) or everyone

@@ -205,8 +205,13 @@ static void list_pages(void **state)
         mh_response_t r = mh_get(cursor[0] ? url("/api/coupons?code=page&limit=2&cursor=%s", cursor) : url("/api/coupons?code=page&limit=2"),
                                  admin);
         assert_int_equal(r.status, 200);
-        seen += (int)json_array_size(json_object_get(r.json, "items"));
+        assert_int_equal(json_integer_value(json_object_get(r.json, "totalCount")), 5);
+        size_t n = json_array_size(json_object_get(r.json, "items"));
+        assert_int_equal(json_array_size(json_object_get(r.json, "cursors")), n);
+        seen += (int)n;
         json_t *pi = json_object_get(r.json, "pageInfo");
+        if (n > 0)
+            assert_string_equal(str(pi, "endCursor"), json_string_value(json_array_get(json_object_get(r.json, "cursors"), n - 1)));
         bool more = json_is_true(json_object_get(pi, "hasNextPage"));
         if (more)
             snprintf(cursor, sizeof(cursor), "%s", str(pi, "endCursor"));
