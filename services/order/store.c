@@ -200,9 +200,25 @@ static int claim_block(mongoc_database_t *db, int year, int64_t now_ms, bson_err
     return rc;
 }
 
+/* A forked child must not hand out its parent's numbers: it starts with no block. */
+static void numbers_after_fork(void)
+{
+    pthread_mutex_init(&num_mu, NULL);
+    num_year = 0;
+    num_next = num_end = 0;
+}
+
+static pthread_once_t num_once = PTHREAD_ONCE_INIT;
+
+static void numbers_once(void)
+{
+    pthread_atfork(NULL, NULL, numbers_after_fork);
+}
+
 int ord_number_next(mongoc_database_t *db, int64_t now_ms, char out[32], bson_error_t *err)
 {
     int year = utc_year(now_ms);
+    pthread_once(&num_once, numbers_once);
     pthread_mutex_lock(&num_mu);
     int rc = 0;
     if (year != num_year || num_next == 0 || num_next > num_end)
@@ -237,7 +253,9 @@ json_t *ord_get_by_number(mongoc_database_t *db, const char *number, bson_error_
     return out;
 }
 
-/* Writes the order document as given (insert, or replace by _id). */
+/* Writes the order document as given (insert, or replace by _id). Two writers upserting
+ * the same new document at once (a commit and a roll-forward of it) can both miss it and
+ * both insert on FerretDB: the loser sees a duplicate key and replaces instead. */
 static bool write_order(mongoc_database_t *db, const json_t *order, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, "orders");
@@ -250,7 +268,11 @@ static bool write_order(mongoc_database_t *db, const json_t *order, bson_error_t
         bson_oid_init_from_string(&oid, json_string_value(json_object_get(order, "id")));
         bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
         bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-        ok = mongoc_collection_replace_one(c, f, &b, opts, NULL, err);
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            ok = mongoc_collection_replace_one(c, f, &b, opts, NULL, err);
+            if (ok || !mc_mongo_is_duplicate(err))
+                break;
+        }
         bson_destroy(opts);
         bson_destroy(f);
     }
