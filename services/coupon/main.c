@@ -3,6 +3,8 @@
  * their redemption by orders under usage limits that hold under concurrency.
  * See routes.c for the API, rules.h for the discount rules, store.h for storage.
  */
+#include "categories.h"
+#include "mc_config.h"
 #include "mc_log.h"
 #include "mc_server.h"
 #include "routes.h"
@@ -25,6 +27,7 @@ int main(void)
 {
     mc_config_t cfg;
     mc_config_load(&cfg, "coupon", 4005);
+    cpn_category_url = mc_env_str("CATEGORY_URL", "http://127.0.0.1:4004");
     mc_server_opts_t opts = {
         .cfg = &cfg,
         .routes = coupon_routes,
@@ -35,6 +38,8 @@ int main(void)
         .use_redis = false, /* nothing to cache: every answer depends on the current uses */
         .use_jwt = true,
         .init = init,
+        .worker_init = cpn_categories_worker_init,
+        .worker_dispose = cpn_categories_worker_dispose,
     };
     int rc = mc_server_run(&opts);
     mongoc_cleanup(); /* so that valgrind sees every block freed */

@@ -2,6 +2,10 @@
  * The coupon service's HTTP handlers. Every handler validates its input, runs one job on
  * the database thread pool (store.h) and answers.
  *
+ * Validation and redemption first load the coupon, then (for a coupon limited to
+ * categories) ask the category service for those categories' descendants (categories.h),
+ * then evaluate and redeem in a second job.
+ *
  *   admin       GET/POST /api/coupons, GET/PATCH/DELETE /api/coupons/{id},
  *               POST /api/coupons/{id}/activate|deactivate, GET /api/coupons/code/{code}
  *   anyone signed in, or a service
@@ -29,6 +33,7 @@
 #include "mc_req.h"
 #include "mc_util.h"
 #include "mc_valid.h"
+#include "categories.h"
 #include "routes.h"
 #include "rules.h"
 #include "store.h"
@@ -125,6 +130,7 @@ typedef enum {
     OP_REDEEM,
     OP_RELEASE,
     OP_REDEMPTION,
+    OP_LOAD, /* validate and redeem first load the coupon, then expand its categories */
 } op_t;
 
 typedef struct job {
@@ -138,6 +144,10 @@ typedef struct job {
     /* lines */
     cpn_line_t *lines;
     size_t nlines;
+    /* validate/redeem: the coupon loaded first, its categories with their descendants */
+    op_t then;
+    json_t *coupon;
+    json_t *cats;
     /* list */
     int active;
     const char *prefix;
@@ -173,7 +183,19 @@ static void job_free(void *p)
     json_decref(j->result);
     json_decref(j->details);
     json_decref(j->oc.body);
+    json_decref(j->coupon);
+    json_decref(j->cats);
     free(j->lines);
+}
+
+/* The expanded categories as the store wants them (pointers into j->cats). */
+static const char **cat_list(job_t *j, size_t *n)
+{
+    *n = json_array_size(j->cats);
+    const char **out = calloc(*n + 1, sizeof(char *));
+    for (size_t i = 0; i < *n; ++i)
+        out[i] = json_string_value(json_array_get(j->cats, i));
+    return out;
 }
 
 /* Checks an update against the stored coupon: the validity window and the value's range
@@ -266,16 +288,30 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
                 coupon_not_found(j);
         }
         break;
-    case OP_VALIDATE:
-        if (cpn_store_validate(db, j->code, j->customer, j->lines, j->nlines, now, &j->oc, &j->bson) == 0) {
+    case OP_LOAD:
+        j->coupon = cpn_store_load_code(db, j->code, &j->bson);
+        if (j->coupon == NULL && j->bson.code != 0)
+            mc_mongo_fail(mc_mongo_current(), res, &j->bson);
+        return;
+    case OP_VALIDATE: {
+        size_t nc;
+        const char **cats = cat_list(j, &nc);
+        if (cpn_store_validate(db, j->coupon, j->code, j->customer, cats, nc, j->lines, j->nlines, now, &j->oc, &j->bson) == 0) {
             j->status = j->oc.status;
             j->result = json_incref(j->oc.body);
         }
+        free(cats);
         break;
+    }
     case OP_REDEEM:
-    case OP_RELEASE:
-        if ((j->op == OP_REDEEM ? cpn_store_redeem(db, j->id, j->code, j->customer, j->lines, j->nlines, now, &j->oc, &j->bson)
-                                : cpn_store_release(db, j->id, now, &j->oc, &j->bson)) == 0) {
+    case OP_RELEASE: {
+        size_t nc;
+        const char **cats = cat_list(j, &nc);
+        int r = j->op == OP_REDEEM ? cpn_store_redeem(db, j->id, j->coupon, j->code, j->customer, cats, nc, j->lines, j->nlines, now,
+                                                      &j->oc, &j->bson)
+                                   : cpn_store_release(db, j->id, now, &j->oc, &j->bson);
+        free(cats);
+        if (r == 0) {
             if (j->oc.err != MC_OK) {
                 json_t *details = j->oc.reason != CPN_OK ? json_pack("{s:s}", "reason", cpn_reason_name(j->oc.reason)) : NULL;
                 job_fail(j, j->oc.err, details, "%s", j->oc.msg);
@@ -285,6 +321,7 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
             j->result = json_incref(j->oc.body);
         }
         break;
+    }
     case OP_REDEMPTION:
         j->result = cpn_store_redemption(db, j->id, &j->bson);
         j->status = 200;
@@ -298,11 +335,36 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
         mc_mongo_fail(mc_mongo_current(), res, &j->bson);
 }
 
+static void submit(mc_req_t *req, job_t *j);
+
+static void on_expanded(mc_req_t *req, json_t *expanded, mc_err_t err)
+{
+    job_t *j = mc_req_data(req);
+    if (expanded == NULL) {
+        mc_respond_error(req, MC_ERR_UNAVAILABLE, NULL, "the category service is unavailable; retry later");
+        return;
+    }
+    j->cats = json_incref(expanded);
+    j->op = j->then;
+    submit(req, j);
+}
+
 static void done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     job_t *j = arg;
     if (res->err != MC_OK) {
         answer_db_error(req, res);
+        return;
+    }
+    if (j->op == OP_LOAD) {
+        json_t *ids = json_object_get(j->coupon, "categoryIds");
+        if (json_array_size(ids) > 0) {
+            mc_req_set_data(req, j);
+            cpn_expand_categories(req, ids, on_expanded);
+            return;
+        }
+        j->op = j->then;
+        submit(req, j);
         return;
     }
     if (j->err != MC_OK) {
@@ -684,7 +746,8 @@ static void h_validate(mc_req_t *req)
     mc_valid_init(&v, req, body);
     static const char *const known[] = {"code", "customerId", "lines", NULL};
     mc_valid_only(&v, known);
-    job_t *j = new_job(req, OP_VALIDATE);
+    job_t *j = new_job(req, OP_LOAD);
+    j->then = OP_VALIDATE;
     j->code = body_code(&v, req, "code", MC_V_REQUIRED);
     j->customer = mc_valid_oid(&v, "customerId", MC_V_NULLABLE);
     read_lines(&v, req, j);
@@ -711,7 +774,8 @@ static void h_redeem(mc_req_t *req)
     mc_valid_init(&v, req, body);
     static const char *const known[] = {"code", "orderId", "customerId", "lines", NULL};
     mc_valid_only(&v, known);
-    job_t *j = new_job(req, OP_REDEEM);
+    job_t *j = new_job(req, OP_LOAD);
+    j->then = OP_REDEEM;
     j->code = body_code(&v, req, "code", MC_V_REQUIRED);
     j->id = mc_valid_oid(&v, "orderId", MC_V_REQUIRED);
     j->customer = mc_valid_oid(&v, "customerId", MC_V_REQUIRED);

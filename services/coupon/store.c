@@ -230,6 +230,11 @@ static json_t *load_by_code(mongoc_database_t *db, const char *code, bson_error_
     return out;
 }
 
+json_t *cpn_store_load_code(mongoc_database_t *db, const char *code, bson_error_t *err)
+{
+    return load_by_code(db, code, err);
+}
+
 json_t *cpn_store_get_by_code(mongoc_database_t *db, const char *code, bson_error_t *err)
 {
     return with_used_count(db, load_by_code(db, code, err), err);
@@ -565,33 +570,40 @@ static void refuse(cpn_outcome_t *out, mc_err_t err, cpn_reason_t reason)
     snprintf(out->msg, sizeof(out->msg), "%s", cpn_reason_message(reason));
 }
 
-int cpn_store_validate(mongoc_database_t *db, const char *code, const char *customer, cpn_line_t *lines, size_t n,
-                       int64_t now_ms, cpn_outcome_t *out, bson_error_t *err)
+/* The rule of a coupon, with its categories expanded. */
+static void rule_of(const json_t *cp, const char *const *cats, size_t ncats, cpn_rule_t *rule, const char ***own)
 {
-    json_t *cp = load_by_code(db, code, err);
-    if (cp == NULL && err->code != 0)
-        return -1;
+    cpn_rule_from_json(cp, rule, own);
+    if (rule->ncategories > 0) {
+        rule->categories = cats;
+        rule->ncategories = ncats;
+    }
+}
+
+int cpn_store_validate(mongoc_database_t *db, const json_t *cp, const char *code, const char *customer,
+                       const char *const *cats, size_t ncats, cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out,
+                       bson_error_t *err)
+{
+    memset(err, 0, sizeof(*err));
     cpn_reason_t reason = CPN_UNKNOWN;
     int64_t total = 0, subtotal = 0;
     if (cp != NULL) {
         cpn_rule_t rule;
-        const char **cats;
-        cpn_rule_from_json(cp, &rule, &cats);
+        const char **own;
+        rule_of(cp, cats, ncats, &rule, &own);
+        const char *id = json_string_value(json_object_get(cp, "id"));
         int64_t uses = 0, customer_uses = 0;
-        if (rule.max_uses > 0 && (uses = count_uses(db, json_string_value(json_object_get(cp, "id")), err)) < 0) {
-            free(cats);
-            json_decref(cp);
+        if (rule.max_uses > 0 && (uses = count_uses(db, id, err)) < 0) {
+            free(own);
             return -1;
         }
         if (rule.max_uses_per_customer > 0 && customer != NULL &&
-            (customer_uses = count_customer_uses(db, json_string_value(json_object_get(cp, "id")), customer,
-                                                 rule.max_uses_per_customer, err)) < 0) {
-            free(cats);
-            json_decref(cp);
+            (customer_uses = count_customer_uses(db, id, customer, rule.max_uses_per_customer, err)) < 0) {
+            free(own);
             return -1;
         }
         reason = cpn_evaluate(&rule, lines, n, now_ms, uses, customer_uses, &total, &subtotal);
-        free(cats);
+        free(own);
     }
     out->status = 200;
     if (reason == CPN_OK)
@@ -600,7 +612,6 @@ int cpn_store_validate(mongoc_database_t *db, const char *code, const char *cust
     else
         out->body = json_pack("{s:b,s:s,s:s,s:s}", "valid", 0, "code", code, "reason", cpn_reason_name(reason), "message",
                               cpn_reason_message(reason));
-    json_decref(cp);
     return 0;
 }
 
@@ -643,13 +654,14 @@ static void existing_outcome(json_t *doc, const char *code, cpn_outcome_t *out)
     }
 }
 
-int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *code, const char *customer,
-                     cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out, bson_error_t *err)
+int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const json_t *coupon, const char *code, const char *customer,
+                     const char *const *cats, size_t ncats, cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out,
+                     bson_error_t *err)
 {
     mongoc_collection_t *red = mongoc_database_get_collection(db, "redemptions");
     mongoc_collection_t *slots = mongoc_database_get_collection(db, "slots");
     json_t *cp = NULL, *existing = NULL;
-    const char **cats = NULL;
+    const char **own_cats = NULL;
     char cslot[128] = "", uslot[128] = "";
     int rc = -1;
 
@@ -661,17 +673,15 @@ int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *co
         rc = 0;
         goto Done;
     }
-    cp = load_by_code(db, code, err);
-    if (cp == NULL) {
-        if (err->code == 0) {
-            refuse(out, MC_ERR_NOT_FOUND, CPN_UNKNOWN);
-            rc = 0;
-        }
+    if (coupon == NULL) {
+        refuse(out, MC_ERR_NOT_FOUND, CPN_UNKNOWN);
+        rc = 0;
         goto Done;
     }
+    cp = json_incref((json_t *)coupon);
     const char *coupon_id = json_string_value(json_object_get(cp, "id"));
     cpn_rule_t rule;
-    cpn_rule_from_json(cp, &rule, &cats);
+    rule_of(cp, cats, ncats, &rule, &own_cats);
     int64_t total = 0;
     /* The limits are enforced by the slots below, not by counts: evaluate without them. */
     cpn_reason_t reason = cpn_evaluate(&rule, lines, n, now_ms, 0, 0, &total, NULL);
@@ -750,7 +760,7 @@ Done:
         delete_slot(slots, cslot, order_id);
     if (uslot[0])
         delete_slot(slots, uslot, order_id);
-    free(cats);
+    free(own_cats);
     json_decref(cp);
     json_decref(existing);
     mongoc_collection_destroy(slots);

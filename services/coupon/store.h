@@ -69,6 +69,10 @@ int cpn_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_er
 json_t *cpn_store_list(mongoc_database_t *db, int active, const char *code_prefix, int64_t after_ms,
                        const char *after_id, int64_t limit, bson_error_t *err);
 
+/* The coupon with that (upper-case) code, without its use count; NULL with err->code 0
+ * when there is none. */
+json_t *cpn_store_load_code(mongoc_database_t *db, const char *code, bson_error_t *err);
+
 /* A coupon document in API shape → the rule the pure code evaluates. The strings point
  * into coupon (which must outlive the rule); *cats is a malloc'd array to free. */
 void cpn_rule_from_json(const json_t *coupon, cpn_rule_t *rule, const char ***cats);
@@ -82,19 +86,24 @@ typedef struct cpn_outcome {
     json_t *body;        /* the answer on success */
 } cpn_outcome_t;
 
-/* Validates a code against lines for customer (may be NULL: no per-customer check).
- * Fills out->body with {valid, code, discount, subtotal, lines:[{productId, discount}]} or
+/* Validates a coupon (as loaded for `code`; NULL when there is none) against lines for
+ * customer (may be NULL: no per-customer check). cats/ncats: the coupon's categories with
+ * their descendants (categories.h); ignored for a coupon without categories. Fills
+ * out->body with {valid, code, discount, subtotal, lines:[{productId, discount}]} or
  * {valid:false, code, reason, message}. -1 on a database error. */
-int cpn_store_validate(mongoc_database_t *db, const char *code, const char *customer, cpn_line_t *lines, size_t n,
-                       int64_t now_ms, cpn_outcome_t *out, bson_error_t *err);
+int cpn_store_validate(mongoc_database_t *db, const json_t *coupon, const char *code, const char *customer,
+                       const char *const *cats, size_t ncats, cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out,
+                       bson_error_t *err);
 
-/* Redeems the coupon for an order, idempotently (see above). Success: status 201 with the
+/* Redeems the coupon (as loaded for `code`, or NULL; cats as for validate) for an order,
+ * idempotently (see above). Success: status 201 with the
  * redemption, or 200 with the existing one. Refusals: MC_ERR_NOT_FOUND for an unknown
  * code; MC_ERR_CONFLICT with the reason when the coupon does not apply (inactive, dates,
  * minimum, categories) or a limit is reached (USED_UP, USED_UP_FOR_CUSTOMER), and
  * without one for an order already released or one that redeemed another code. -1 on a database error (slots taken so far are freed). */
-int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const char *code, const char *customer,
-                     cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out, bson_error_t *err);
+int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const json_t *coupon, const char *code, const char *customer,
+                     const char *const *cats, size_t ncats, cpn_line_t *lines, size_t n, int64_t now_ms, cpn_outcome_t *out,
+                     bson_error_t *err);
 
 /* Releases an order's redemption (idempotent; an order with none gets a tombstone so a
  * late redemption is refused). out->body: the redemption with status "released". -1 on a

@@ -8,15 +8,20 @@
 #include <time.h>
 #include "harness.h"
 
-static mh_service_t *svc;
+static mh_service_t *svc, *categories;
 static char *admin, *customer, *seller;
 static char customer_id[25];
+static char category_url[128];
 
 static int setup(void **state)
 {
-    if (mh_mongo_start() != 0)
+    if (mh_mongo_start() != 0 || mh_redis_start() != 0)
         return -1;
-    svc = mh_service_start("mercato-coupon", &(mh_service_opts_t){.wait_ready = true});
+    categories = mh_service_start("mercato-category", &(mh_service_opts_t){.wait_ready = true});
+    if (categories == NULL)
+        return -1;
+    snprintf(category_url, sizeof(category_url), "CATEGORY_URL=%s", mh_service_url(categories));
+    svc = mh_service_start("mercato-coupon", &(mh_service_opts_t){.wait_ready = true, .env = (const char *const[]){category_url, NULL}});
     if (svc == NULL)
         return -1;
     mh_oid(customer_id);
@@ -31,7 +36,8 @@ static int teardown(void **state)
     free(admin);
     free(customer);
     free(seller);
-    return svc != NULL && mh_service_stop(svc) == 0 ? 0 : -1;
+    int rc = svc != NULL && mh_service_stop(svc) == 0 ? 0 : -1;
+    return categories != NULL && mh_service_stop(categories) == 0 ? rc : -1;
 }
 
 /* --- helpers ----------------------------------------------------------------------------------- */
@@ -226,9 +232,28 @@ static void list_pages(void **state)
 
 /* --- validation ---------------------------------------------------------------------------------- */
 
+/* Creates a category (admin) in the category service; returns its id (static ring). */
+static const char *category(const char *name, const char *parent)
+{
+    static char ids[8][25];
+    static int next;
+    mh_response_t r = mh_send("POST", mh_url(categories, "/api/categories"), admin,
+                              json_pack("{s:s,s:s?}", "name", name, "parentId", parent));
+    if (r.status != 201)
+        fail_msg("category: %ld %s", r.status, r.body);
+    char *id = ids[next++ % 8];
+    snprintf(id, 25, "%s", str(r.json, "id"));
+    mh_response_free(&r);
+    return id;
+}
+
 static void every_reason(void **state)
 {
-    const char *cat = "aaaaaaaaaaaaaaaaaaaaaaa1", *other = "bbbbbbbbbbbbbbbbbbbbbbb2";
+    char cat[25], other[25];
+    snprintf(cat, sizeof(cat), "%s", category("Shoes", NULL));
+    snprintf(other, sizeof(other), "%s", category("Books", NULL));
+    char trainers[25];
+    snprintf(trainers, sizeof(trainers), "%s", category("Trainers", cat));
     json_int_t d;
     assert_string_equal(validate("NOSUCHCODE", NULL, one_line(NULL, 1000, 1), NULL), "UNKNOWN");
     create(json_pack("{s:s,s:s,s:i,s:b}", "code", "OFFLINE", "type", "percentage", "value", 10, "isActive", 0));
@@ -246,6 +271,9 @@ static void every_reason(void **state)
     assert_string_equal(validate("SHOESONLY", NULL, one_line(NULL, 1000, 1), NULL), "NOT_APPLICABLE");
 
     /* a mixed cart: only the category's line is discounted, per line and in total */
+    /* a coupon for a category applies below it too */
+    assert_string_equal(validate("SHOESONLY", NULL, one_line(trainers, 1000, 1), &d), "OK");
+    assert_int_equal(d, 500);
     json_t *lines = json_pack("[{s:s,s:s,s:i,s:i},{s:s,s:s,s:i,s:i}]", "productId", "cccccccccccccccccccccccc", "categoryId", cat,
                               "unitPrice", 1999, "quantity", 3, "productId", "dddddddddddddddddddddddd", "categoryId", other,
                               "unitPrice", 10000, "quantity", 1);
