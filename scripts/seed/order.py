@@ -1,9 +1,9 @@
 """Demo orders in every state, placed through the order service's API as demo customers
-and moved along their lifecycle by their sellers and an administrator. Needs the demo
-users (auth seed: ctx.state["users"], entries with id and role) and products (product
-seed: ctx.state["products"], entries with id); without them nothing is done. Each order is
-placed with an Idempotency-Key derived from its name, so running the seed again places
-nothing twice."""
+and moved along their lifecycle by an administrator. Needs the demo users (auth seed:
+ctx.state["users"], entries with id and role) and products (product seed:
+ctx.state["products"], entries with id); without them nothing is done. Once the demo
+customers have orders, running the seed again does nothing; each order is also placed
+with an Idempotency-Key, so a seed interrupted half-way does not place one twice."""
 import sys
 
 ADDRESS = {"name": "Demo Customer", "line1": "1 Market Street", "city": "Springfield",
@@ -34,6 +34,11 @@ def seed(ctx):
     if not customers or len(products) < 7:
         print("seed: orders: skipped (needs the demo users and at least 7 demo products)")
         return
+    for who in customers:
+        status, mine = ctx.call("GET", f"{base}/api/orders?limit=1", None, ctx.token_for(who["id"], "customer"))
+        if status == 200 and mine.get("totalCount", 0) > 0:
+            print("seed: orders: already there")
+            return
     placed = 0
     for n, (name, lines, coupon, steps) in enumerate(PLAN):
         who = customers[n % len(customers)]
@@ -49,7 +54,8 @@ def seed(ctx):
         if status != 201:
             print(f"seed: order {name}: {status} {order}", file=sys.stderr)
             continue
-        if order.get("version", 1) > 1 or order.get("status") != "pending":
+        status, now = ctx.call("GET", f"{base}/api/orders/{order['id']}", None, token)
+        if status != 200 or now.get("version", 1) > 1:
             continue  # replayed: it was moved along the first time
         placed += 1
         for step in steps:
