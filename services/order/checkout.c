@@ -64,7 +64,7 @@ typedef struct co {
     json_t *products; /* id -> product */
     json_t *order;
     char *message;
-    bool recorded, reserve_sent, reserved, redeem_sent, redeemed, stock_committed, published;
+    bool recorded, reserve_sent, reserved, redeem_sent, redeemed, stock_committed, published, written;
     json_t *discounts; /* productId -> discount */
     int64_t discount;
     /* outcome */
@@ -195,12 +195,14 @@ static void co_fail(co_t *c)
 static void finish_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     co_t *c = arg;
-    if (c->published) {
+    /* Without its document the order lives in its outbox entry and checkout record,
+     * which the sweeper rolls forward from: both stay. */
+    if (c->published && c->written) {
         char entry[64];
         snprintf(entry, sizeof(entry), "%s:1", c->order_id);
         ord_outbox_delete(db, entry);
     }
-    if (c->stock_committed)
+    if (c->stock_committed && c->written)
         ord_checkout_end(db, c->order_id);
     if (c->has_idem && c->stock_committed)
         ord_idem_finish(db, c->idem_id, 201, c->answer_text, mc_now_ms());
@@ -241,7 +243,7 @@ static void on_stock_committed(void *data, const up_res_t *r)
 static void commit_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     co_t *c = arg;
-    c->commit = ord_commit(db, c->order, mc_now_ms(), &c->message, &c->bson);
+    c->commit = ord_commit(db, c->order, mc_now_ms(), &c->message, &c->written, &c->bson);
     if (c->commit == COMMIT_UNKNOWN)
         mc_mongo_fail(mc_mongo_current(), res, &c->bson);
 }

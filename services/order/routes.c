@@ -689,7 +689,7 @@ static void act_answer(act_t *a)
 static void act_finish_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     act_t *a = arg;
-    if (a->published)
+    if (a->published && a->out.written) /* unwritten: the entry stays for the roll-forward */
         ord_outbox_delete(db, a->out.entry);
     if (a->released)
         ord_task_done(db, a->id);

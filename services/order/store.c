@@ -324,10 +324,11 @@ static bool roll_forward(mongoc_database_t *db, const json_t *entry, bson_error_
     return ok;
 }
 
-ord_commit_t ord_commit(mongoc_database_t *db, json_t *order, int64_t now_ms, char **message, bson_error_t *err)
+ord_commit_t ord_commit(mongoc_database_t *db, json_t *order, int64_t now_ms, char **message, bool *written, bson_error_t *err)
 {
     char number[32];
     *message = NULL;
+    *written = false;
     if (ord_number_next(db, now_ms, number, err) != 0)
         return COMMIT_UNKNOWN; /* nothing written yet: an abort is safe, and the sweeper will do it */
     json_object_set_new(order, "number", json_string(number));
@@ -351,7 +352,8 @@ ord_commit_t ord_commit(mongoc_database_t *db, json_t *order, int64_t now_ms, ch
             return COMMIT_ABORTED;
     }
     bson_error_t werr;
-    if (!write_order(db, order, &werr))
+    *written = write_order(db, order, &werr);
+    if (!*written)
         mc_log_warn("order %s: the document will be written by the sweeper: %s", json_string_value(json_object_get(order, "id")),
                     werr.message);
     return COMMIT_DONE;
@@ -450,7 +452,8 @@ int ord_change(mongoc_database_t *db, const char *id, const ord_actor_t *a, cons
         }
         json_decref(cur);
         json_decref(doc);
-        if (!write_order(db, next, err)) {
+        out->written = write_order(db, next, err);
+        if (!out->written) {
             /* The claim stands: the order will be rolled forward to it. */
             mc_log_warn("order %s version %lld: document not written (%s); it will be rolled forward", id, (long long)(v + 1),
                         err->message);

@@ -71,8 +71,10 @@ typedef enum { COMMIT_DONE, COMMIT_ABORTED, COMMIT_UNKNOWN } ord_commit_t;
  * the document. COMMIT_DONE also when the document could not be written after the entry
  * was (the order exists; the sweeper writes the document); COMMIT_ABORTED when a sweeper
  * aborted the checkout first; COMMIT_UNKNOWN (err set) when the entry could not be
- * written and the outcome is for the sweeper to settle. *message receives the event text. */
-ord_commit_t ord_commit(mongoc_database_t *db, json_t *order, int64_t now_ms, char **message, bson_error_t *err);
+ * written and the outcome is for the sweeper to settle. *message receives the event text;
+ * *written says whether the document was written (if not, the outbox entry must stay: it
+ * is what the order is rolled forward from). */
+ord_commit_t ord_commit(mongoc_database_t *db, json_t *order, int64_t now_ms, char **message, bool *written, bson_error_t *err);
 
 /* The outcome of a change. */
 typedef struct ord_changed {
@@ -82,6 +84,7 @@ typedef struct ord_changed {
     char *message;    /* the event text (malloc'd) */
     char entry[64];   /* the outbox entry's _id */
     bool deferred;    /* an older event of the order is still unpublished */
+    bool written;     /* the order document was written (else the entry must stay for the roll-forward) */
     bool conflict;    /* gave up after concurrent changes kept winning */
 } ord_changed_t;
 

@@ -98,8 +98,10 @@ static void commit_new(char id[25])
     mongoc_database_t *db = db_get(&cl);
     json_t *o = new_order(id);
     char *msg = NULL;
+    bool written;
     bson_error_t err;
-    assert_int_equal(ord_commit(db, o, mc_now_ms(), &msg, &err), COMMIT_DONE);
+    assert_int_equal(ord_commit(db, o, mc_now_ms(), &msg, &written, &err), COMMIT_DONE);
+    assert_true(written);
     free(msg);
     json_decref(o);
     db_put(cl, db);
@@ -256,8 +258,9 @@ static void *commit_main(void *p)
     mongoc_client_t *cl;
     mongoc_database_t *db = db_get(&cl);
     char *msg = NULL;
+    bool written;
     bson_error_t err;
-    a->commit = ord_commit(db, a->order, mc_now_ms(), &msg, &err);
+    a->commit = ord_commit(db, a->order, mc_now_ms(), &msg, &written, &err);
     free(msg);
     db_put(cl, db);
     return NULL;
