@@ -485,9 +485,10 @@ static bool answered_by_key(co_t *c)
             }
             json_decref(o);
         }
-        mc_respond_raw(c->req, c->replay_status, "application/json", c->replay_body, strlen(c->replay_body));
+        mc_req_t *req = c->req;
+        mc_respond_raw(req, c->replay_status, "application/json", c->replay_body, strlen(c->replay_body));
         co_free(c);
-        mc_req_release(c->req);
+        mc_req_release(req);
         return true;
     }
     case IDEM_MISMATCH:

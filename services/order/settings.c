@@ -25,8 +25,15 @@ void ord_settings_load(void)
     s->reservation_ttl_s = mc_env_int("RESERVATION_TTL_SECONDS", 900, 60, 86400);
     s->idem_ttl_ms = mc_env_int("IDEMPOTENCY_TTL_SECONDS", 86400, 60, 30LL * 86400) * 1000;
     s->sweep_ms = mc_env_int("ORDER_SWEEP_INTERVAL_MS", 500, 50, 60000);
+    s->upstream_timeout_ms = mc_env_int("UPSTREAM_TIMEOUT_MS", 10000, 100, 120000);
     s->product_url = mc_env_str("PRODUCT_URL", "http://127.0.0.1:4002");
     s->coupon_url = mc_env_str("COUPON_URL", "http://127.0.0.1:4005");
+    /* Before it commits, a checkout makes three calls (prices, stock, coupon) and two
+     * database writes (5 s socket timeout each): the lease must outlast them, or the
+     * sweeper would undo checkouts that are merely slow (their commit then fails cleanly,
+     * but the customer gets a 503 for nothing). */
+    if (s->lease_ms < 3 * s->upstream_timeout_ms + 10000)
+        mc_config_die("CHECKOUT_LEASE_SECONDS", "must be at least 3 x UPSTREAM_TIMEOUT_MS + 10 s (the longest a checkout takes to commit)");
     if (s->reservation_ttl_s * 1000 <= s->lease_ms)
         mc_config_die("RESERVATION_TTL_SECONDS", "must be longer than CHECKOUT_LEASE_SECONDS (stock must stay held while a checkout runs)");
 }

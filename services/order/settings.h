@@ -19,6 +19,7 @@ typedef struct ord_settings {
     int64_t reservation_ttl_s; /* RESERVATION_TTL_SECONDS: what the product service is asked to hold stock for */
     int64_t idem_ttl_ms;       /* IDEMPOTENCY_TTL_SECONDS: how long an Idempotency-Key is remembered */
     int64_t sweep_ms;          /* ORDER_SWEEP_INTERVAL_MS: outbox drain and checkout sweep period */
+    int64_t upstream_timeout_ms; /* UPSTREAM_TIMEOUT_MS: each call to the product or coupon service */
     const char *product_url;   /* PRODUCT_URL */
     const char *coupon_url;    /* COUPON_URL */
 } ord_settings_t;

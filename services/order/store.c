@@ -902,6 +902,17 @@ Done:
     return out;
 }
 
+/* A number an aggregation computed: servers may give a sum as an int32, an int64 or a
+ * double (FerretDB does for $sum over int64 fields). */
+static json_int_t agg_num(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_real(v))
+        return (json_int_t)(json_real_value(v) + (json_real_value(v) >= 0 ? 0.5 : -0.5));
+    return 0;
+}
+
 /* Runs an aggregation; the result documents as JSON, or NULL on error. */
 static json_t *aggregate(mongoc_database_t *db, const bson_t *pipeline, bson_error_t *err)
 {
@@ -920,123 +931,167 @@ static json_t *aggregate(mongoc_database_t *db, const bson_t *pipeline, bson_err
     return out;
 }
 
-/* {$match: {createdAt range, sellerIds?, status != cancelled?}} */
-static void match_stage(bson_t *pipeline, const char *key, const char *seller, int64_t from, int64_t to, bool live_only)
+/* One measure by aggregation: the orders created in [from, to) (the seller's, the live
+ * ones — not cancelled — when asked), optionally one document per line of the seller's
+ * (lines), grouped by `key` with one sum `acc` (a field path, or NULL to count). Returns
+ * [{_id, v}] or NULL on error.
+ *
+ * Two FerretDB 1.24 traps shape this: it hands every accumulator of a $group the same
+ * iterator over the group's documents, so only the first one sees them (the others return
+ * 0) — hence one accumulator per $group; and its $unwind keeps only `_id` and the unwound
+ * field — hence a measure over lines can group by the line's fields or the order's `_id`,
+ * nothing else of the order. key: a field path, "product" ({productId, name} of a line) or
+ * "order_day" ({order, day}). */
+static json_t *measure(mongoc_database_t *db, const char *seller, int64_t from, int64_t to, bool live, bool lines,
+                       const char *key, const char *acc, bson_error_t *err)
 {
-    bson_t st, m, ne;
-    BSON_APPEND_DOCUMENT_BEGIN(pipeline, key, &st);
+    bson_t pipeline = BSON_INITIALIZER, st, m, ne, g, k, sum;
+    int n = 0;
+    char idx[8];
+    snprintf(idx, sizeof(idx), "%d", n++);
+    BSON_APPEND_DOCUMENT_BEGIN(&pipeline, idx, &st);
     BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &m);
     append_range(&m, "createdAt", true, from, true, to);
     if (seller)
         BSON_APPEND_UTF8(&m, "sellerIds", seller);
-    if (live_only) {
+    if (live) {
         BSON_APPEND_DOCUMENT_BEGIN(&m, "status", &ne);
         BSON_APPEND_UTF8(&ne, "$ne", "cancelled");
         bson_append_document_end(&m, &ne);
     }
     bson_append_document_end(&st, &m);
-    bson_append_document_end(pipeline, &st);
+    bson_append_document_end(&pipeline, &st);
+    if (lines) {
+        snprintf(idx, sizeof(idx), "%d", n++);
+        BCON_APPEND(&pipeline, idx, "{", "$unwind", BCON_UTF8("$items"), "}");
+        if (seller) {
+            snprintf(idx, sizeof(idx), "%d", n++);
+            BCON_APPEND(&pipeline, idx, "{", "$match", "{", "items.sellerId", BCON_UTF8(seller), "}", "}");
+        }
+    }
+    snprintf(idx, sizeof(idx), "%d", n++);
+    BSON_APPEND_DOCUMENT_BEGIN(&pipeline, idx, &st);
+    BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g);
+    if (strcmp(key, "product") == 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &k);
+        BSON_APPEND_UTF8(&k, "productId", "$items.productId");
+        BSON_APPEND_UTF8(&k, "name", "$items.name");
+        bson_append_document_end(&g, &k);
+    } else if (strcmp(key, "order_day") == 0) {
+        BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &k);
+        BSON_APPEND_UTF8(&k, "order", "$_id");
+        BSON_APPEND_UTF8(&k, "day", "$day");
+        bson_append_document_end(&g, &k);
+    } else {
+        BSON_APPEND_UTF8(&g, "_id", key);
+    }
+    BSON_APPEND_DOCUMENT_BEGIN(&g, "v", &sum);
+    if (acc != NULL)
+        BSON_APPEND_UTF8(&sum, "$sum", acc);
+    else
+        BSON_APPEND_INT32(&sum, "$sum", 1);
+    bson_append_document_end(&g, &sum);
+    bson_append_document_end(&st, &g);
+    bson_append_document_end(&pipeline, &st);
+    json_t *out = aggregate(db, &pipeline, err);
+    bson_destroy(&pipeline);
+    return out;
+}
+
+/* The value of group key (a string) in [{_id, v}], 0 when absent. */
+static json_int_t value_of(const json_t *groups, const char *key)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        const char *id = json_string_value(json_object_get(g, "_id"));
+        if (id != NULL && strcmp(id, key) == 0)
+            return agg_num(json_object_get(g, "v"));
+    }
+    return 0;
 }
 
 json_t *ord_stats(mongoc_database_t *db, const char *seller, int64_t from_ms, int64_t to_ms, bson_error_t *err)
 {
-    json_t *out = NULL, *by_status = NULL, *by_pay = NULL, *lines = NULL, *days = NULL;
-
-    /* 1. orders by status (and, for everyone, by payment status and the order totals) */
-    bson_t *p1 = bson_new();
-    match_stage(p1, "0", seller, from_ms, to_ms, false);
-    BCON_APPEND(p1, "1", "{", "$group", "{", "_id", BCON_UTF8("$status"), "count", "{", "$sum", BCON_INT32(1), "}", "total", "{",
-                "$sum", BCON_UTF8("$total"), "}", "}", "}");
-    by_status = aggregate(db, p1, err);
-    bson_destroy(p1);
-    if (by_status == NULL)
+    json_t *out = NULL, *by_status = NULL, *by_pay = NULL, *qty = NULL, *rev = NULL, *day_orders = NULL, *day_rev = NULL;
+    json_t *order_rev = NULL, *order_day = NULL;
+    /* orders by status (every order with the seller's products, or every order) */
+    if ((by_status = measure(db, seller, from_ms, to_ms, false, false, "$status", NULL, err)) == NULL)
+        goto Done;
+    if (seller == NULL && (by_pay = measure(db, NULL, from_ms, to_ms, false, false, "$paymentStatus", NULL, err)) == NULL)
+        goto Done;
+    /* live lines (the seller's only) by product: units, and revenue after discounts */
+    if ((qty = measure(db, seller, from_ms, to_ms, true, true, "product", "$items.quantity", err)) == NULL ||
+        (rev = measure(db, seller, from_ms, to_ms, true, true, "product", "$items.total", err)) == NULL)
+        goto Done;
+    /* per day: live orders, and revenue (the seller's lines, or order totals) */
+    if ((day_orders = measure(db, seller, from_ms, to_ms, true, false, "$day", NULL, err)) == NULL)
         goto Done;
     if (seller == NULL) {
-        bson_t *p2 = bson_new();
-        match_stage(p2, "0", NULL, from_ms, to_ms, false);
-        BCON_APPEND(p2, "1", "{", "$group", "{", "_id", BCON_UTF8("$paymentStatus"), "count", "{", "$sum", BCON_INT32(1), "}", "}", "}");
-        by_pay = aggregate(db, p2, err);
-        bson_destroy(p2);
-        if (by_pay == NULL)
+        if ((day_rev = measure(db, NULL, from_ms, to_ms, true, false, "$day", "$total", err)) == NULL)
             goto Done;
-    }
-    /* 2. live lines (the seller's only) by product */
-    bson_t *p3 = bson_new();
-    match_stage(p3, "0", seller, from_ms, to_ms, true);
-    BCON_APPEND(p3, "1", "{", "$unwind", BCON_UTF8("$items"), "}");
-    if (seller != NULL)
-        BCON_APPEND(p3, "2", "{", "$match", "{", "items.sellerId", BCON_UTF8(seller), "}", "}");
-    BCON_APPEND(p3, seller != NULL ? "3" : "2", "{", "$group", "{", "_id", "{", "productId", BCON_UTF8("$items.productId"), "name",
-                BCON_UTF8("$items.name"), "}", "quantity", "{", "$sum", BCON_UTF8("$items.quantity"), "}", "revenue", "{", "$sum",
-                BCON_UTF8("$items.total"), "}", "}", "}");
-    lines = aggregate(db, p3, err);
-    bson_destroy(p3);
-    if (lines == NULL)
-        goto Done;
-    /* 3. per day: live orders and revenue (the seller's lines, or order totals) */
-    bson_t *p4 = bson_new();
-    match_stage(p4, "0", seller, from_ms, to_ms, true);
-    if (seller != NULL) {
-        BCON_APPEND(p4, "1", "{", "$unwind", BCON_UTF8("$items"), "}");
-        BCON_APPEND(p4, "2", "{", "$match", "{", "items.sellerId", BCON_UTF8(seller), "}", "}");
-        BCON_APPEND(p4, "3", "{", "$group", "{", "_id", "{", "day", BCON_UTF8("$day"), "order", BCON_UTF8("$_id"), "}", "revenue", "{",
-                    "$sum", BCON_UTF8("$items.total"), "}", "}", "}");
-        BCON_APPEND(p4, "4", "{", "$group", "{", "_id", BCON_UTF8("$_id.day"), "orders", "{", "$sum", BCON_INT32(1), "}", "revenue",
-                    "{", "$sum", BCON_UTF8("$revenue"), "}", "}", "}");
     } else {
-        BCON_APPEND(p4, "1", "{", "$group", "{", "_id", BCON_UTF8("$day"), "orders", "{", "$sum", BCON_INT32(1), "}", "revenue", "{",
-                    "$sum", BCON_UTF8("$total"), "}", "}", "}");
+        /* the seller's revenue per order (over their lines), joined with each order's day */
+        if ((order_rev = measure(db, seller, from_ms, to_ms, true, true, "$_id", "$items.total", err)) == NULL ||
+            (order_day = measure(db, seller, from_ms, to_ms, true, false, "order_day", NULL, err)) == NULL)
+            goto Done;
+        json_t *days = json_object();
+        size_t a, b;
+        json_t *od, *orv;
+        json_array_foreach(order_day, a, od)
+        {
+            const char *oid = json_string_value(json_object_get(json_object_get(od, "_id"), "order"));
+            const char *day = json_string_value(json_object_get(json_object_get(od, "_id"), "day"));
+            if (oid == NULL || day == NULL)
+                continue;
+            json_array_foreach(order_rev, b, orv) if (strcmp(json_string_value(json_object_get(orv, "_id")) ?: "", oid) == 0)
+            {
+                json_int_t have = json_integer_value(json_object_get(days, day));
+                json_object_set_new(days, day, json_integer(have + agg_num(json_object_get(orv, "v"))));
+            }
+        }
+        day_rev = json_array();
+        const char *day;
+        json_t *v;
+        json_object_foreach(days, day, v) json_array_append_new(day_rev, json_pack("{s:s,s:O}", "_id", day, "v", v));
+        json_decref(days);
     }
-    days = aggregate(db, p4, err);
-    bson_destroy(p4);
-    if (days == NULL)
-        goto Done;
 
-    /* assemble */
     static const char *const statuses[] = {"pending", "confirmed", "processing", "shipped", "delivered", "cancelled"};
     json_t *counts = json_object();
-    json_int_t orders = 0, live = 0;
-    for (size_t i = 0; i < 6; ++i)
-        json_object_set_new(counts, statuses[i], json_integer(0));
-    json_int_t live_total = 0;
+    json_int_t orders = 0;
+    for (size_t i = 0; i < 6; ++i) {
+        json_int_t n = value_of(by_status, statuses[i]);
+        json_object_set_new(counts, statuses[i], json_integer(n));
+        orders += n;
+    }
+    /* products: merge groups of one product sold under several names (the latest wins) */
+    json_t *products = json_object();
+    json_int_t items_sold = 0;
     size_t i;
     json_t *g;
-    json_array_foreach(by_status, i, g)
-    {
-        const char *s = json_string_value(json_object_get(g, "_id"));
-        json_int_t n = json_integer_value(json_object_get(g, "count"));
-        if (s == NULL)
-            continue;
-        json_object_set_new(counts, s, json_integer(n));
-        orders += n;
-        if (strcmp(s, "cancelled") != 0) {
-            live += n;
-            live_total += json_integer_value(json_object_get(g, "total"));
+    for (int pass = 0; pass < 2; ++pass) {
+        json_array_foreach(pass == 0 ? qty : rev, i, g)
+        {
+            json_t *id = json_object_get(g, "_id");
+            const char *pid = json_string_value(json_object_get(id, "productId"));
+            if (pid == NULL)
+                continue;
+            json_int_t v = agg_num(json_object_get(g, "v"));
+            json_t *p = json_object_get(products, pid);
+            if (p == NULL) {
+                p = json_pack("{s:s,s:O,s:I,s:I}", "productId", pid, "name", json_object_get(id, "name") ?: json_null(), "quantity",
+                              (json_int_t)0, "revenue", (json_int_t)0);
+                json_object_set_new(products, pid, p);
+            }
+            const char *field = pass == 0 ? "quantity" : "revenue";
+            json_object_set_new(p, field, json_integer(json_integer_value(json_object_get(p, field)) + v));
+            if (pass == 0)
+                items_sold += v;
         }
     }
-    /* products: merge groups of one product sold under several names */
-    json_t *products = json_object();
-    json_int_t items_sold = 0, lines_revenue = 0;
-    json_array_foreach(lines, i, g)
-    {
-        json_t *id = json_object_get(g, "_id");
-        const char *pid = json_string_value(json_object_get(id, "productId"));
-        if (pid == NULL)
-            continue;
-        json_int_t q = json_integer_value(json_object_get(g, "quantity")), r = json_integer_value(json_object_get(g, "revenue"));
-        items_sold += q;
-        lines_revenue += r;
-        json_t *p = json_object_get(products, pid);
-        if (p == NULL) {
-            p = json_pack("{s:s,s:O,s:I,s:I}", "productId", pid, "name", json_object_get(id, "name") ?: json_null(), "quantity", q,
-                          "revenue", r);
-            json_object_set_new(products, pid, p);
-        } else {
-            json_object_set_new(p, "quantity", json_integer(json_integer_value(json_object_get(p, "quantity")) + q));
-            json_object_set_new(p, "revenue", json_integer(json_integer_value(json_object_get(p, "revenue")) + r));
-        }
-    }
-    /* top 10 by revenue, then quantity */
+    /* top 10 by revenue, then units, then id */
     json_t *top = json_array();
     for (int k = 0; k < 10; ++k) {
         const char *key, *best_key = NULL;
@@ -1046,39 +1101,31 @@ json_t *ord_stats(mongoc_database_t *db, const char *seller, int64_t from_ms, in
             if (json_is_true(json_object_get(p, "taken")))
                 continue;
             json_int_t r = json_integer_value(json_object_get(p, "revenue")), q = json_integer_value(json_object_get(p, "quantity"));
-            if (best == NULL || r > json_integer_value(json_object_get(best, "revenue")) ||
-                (r == json_integer_value(json_object_get(best, "revenue")) && q > json_integer_value(json_object_get(best, "quantity"))) ||
-                (r == json_integer_value(json_object_get(best, "revenue")) && q == json_integer_value(json_object_get(best, "quantity")) &&
-                 strcmp(key, best_key) < 0)) {
+            json_int_t br = best ? json_integer_value(json_object_get(best, "revenue")) : 0;
+            json_int_t bq = best ? json_integer_value(json_object_get(best, "quantity")) : 0;
+            if (best == NULL || r > br || (r == br && q > bq) || (r == br && q == bq && strcmp(key, best_key) < 0)) {
                 best = p;
                 best_key = key;
             }
         }
         if (best == NULL)
             break;
-        json_t *copy = json_deep_copy(best);
-        json_array_append_new(top, copy);
+        json_array_append_new(top, json_deep_copy(best));
         json_object_set_new(best, "taken", json_true());
     }
     json_decref(products);
     /* per-day series, every day of the range */
     json_t *series = json_array();
+    json_int_t live = 0, revenue = 0;
     for (int64_t d = from_ms - (from_ms % 86400000 + 86400000) % 86400000; d < to_ms; d += 86400000) {
         char ts[MC_TIME_BUFSZ];
         mc_time_format(d, ts);
         ts[10] = '\0';
-        json_int_t n = 0, r = 0;
-        json_array_foreach(days, i, g)
-        {
-            const char *day = json_string_value(json_object_get(g, "_id"));
-            if (day != NULL && strcmp(day, ts) == 0) {
-                n = json_integer_value(json_object_get(g, "orders"));
-                r = json_integer_value(json_object_get(g, "revenue"));
-            }
-        }
+        json_int_t n = value_of(day_orders, ts), r = value_of(day_rev, ts);
+        live += n;
+        revenue += r;
         json_array_append_new(series, json_pack("{s:s,s:I,s:I}", "day", ts, "orders", n, "revenue", r));
     }
-    json_int_t revenue = seller != NULL ? lines_revenue : live_total;
     char fts[MC_TIME_BUFSZ], tts[MC_TIME_BUFSZ];
     out = json_pack("{s:s,s:s,s:I,s:o,s:I,s:I,s:I,s:o,s:o}", "from", mc_time_format(from_ms, fts), "to", mc_time_format(to_ms, tts),
                     "orders", orders, "ordersByStatus", counts, "revenue", revenue, "itemsSold", items_sold, "averageOrderValue",
@@ -1086,19 +1133,20 @@ json_t *ord_stats(mongoc_database_t *db, const char *seller, int64_t from_ms, in
     if (seller != NULL) {
         json_object_set_new(out, "sellerId", json_string(seller));
     } else {
-        json_t *pay = json_pack("{s:i,s:i,s:i}", "unpaid", 0, "paid", 0, "refunded", 0);
-        json_array_foreach(by_pay, i, g)
-        {
-            const char *s = json_string_value(json_object_get(g, "_id"));
-            if (s != NULL)
-                json_object_set_new(pay, s, json_integer(json_integer_value(json_object_get(g, "count"))));
-        }
+        json_t *pay = json_object();
+        static const char *const payments[] = {"unpaid", "paid", "refunded"};
+        for (size_t k = 0; k < 3; ++k)
+            json_object_set_new(pay, payments[k], json_integer(value_of(by_pay, payments[k])));
         json_object_set_new(out, "ordersByPaymentStatus", pay);
     }
 Done:
     json_decref(by_status);
     json_decref(by_pay);
-    json_decref(lines);
-    json_decref(days);
+    json_decref(qty);
+    json_decref(rev);
+    json_decref(day_orders);
+    json_decref(day_rev);
+    json_decref(order_rev);
+    json_decref(order_day);
     return out;
 }

@@ -71,6 +71,7 @@ int up_call(mc_worker_t *w, const char *method, const char *url, json_t *body, b
         .nheaders = internal ? 1 : 0,
         .body = c->body,
         .body_len = c->body ? strlen(c->body) : 0,
+        .timeout_ms = (unsigned)ord_settings.upstream_timeout_ms,
         .request_id = request_id,
     };
     if (mc_http_fetch(client, &req, on_response, c, &c->handle) != 0) {

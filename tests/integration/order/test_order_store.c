@@ -411,6 +411,50 @@ static void idempotency_records(void **state)
     db_put(cl, db);
 }
 
+/* Ten requests with one key record it at the same moment: exactly one starts. */
+typedef struct idem_arg {
+    const char *key;
+    ord_idem_t out;
+    int rc;
+} idem_arg_t;
+
+static void *idem_main(void *p)
+{
+    idem_arg_t *a = p;
+    mongoc_client_t *cl;
+    mongoc_database_t *db = db_get(&cl);
+    bson_error_t err;
+    int status;
+    char *body = NULL, order[25];
+    mh_oid(order);
+    a->rc = ord_idem_begin(db, a->key, "same-hash", order, mc_now_ms(), &a->out, &status, &body, &err);
+    free(body);
+    db_put(cl, db);
+    return NULL;
+}
+
+static void one_key_recorded_once(void **state)
+{
+    enum { N = 10 };
+    char key[64];
+    snprintf(key, sizeof(key), "%s:burst-%ld", CUSTOMER, (long)mc_now_ms());
+    idem_arg_t args[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; ++i) {
+        args[i] = (idem_arg_t){.key = key};
+        pthread_create(&t[i], NULL, idem_main, &args[i]);
+    }
+    int fresh = 0, running = 0;
+    for (int i = 0; i < N; ++i) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].rc, 0);
+        fresh += args[i].out == IDEM_NEW;
+        running += args[i].out == IDEM_RUNNING;
+    }
+    assert_int_equal(fresh, 1);
+    assert_int_equal(running, N - 1);
+}
+
 /* --- outbox ------------------------------------------------------------------------------------------------ */
 
 /* Entries listed by ord_outbox_due for an order. */
@@ -491,6 +535,64 @@ static void outbox_due_and_roll_forward(void **state)
     db_put(cl, db);
 }
 
+/* Statistics by aggregation: a seller's lines only, cancelled orders out of the revenue. */
+static void statistics(void **state)
+{
+    mongoc_client_t *cl;
+    mongoc_database_t *db = db_get(&cl);
+    char seller[25], other[25];
+    mh_oid(seller);
+    mh_oid(other);
+    int64_t now = mc_now_ms();
+    char ids[3][25];
+    for (int i = 0; i < 3; ++i) {
+        json_t *o = new_order(ids[i]);
+        /* two lines: the seller's (2 × 1000 - 100) and another seller's (1 × 5000) */
+        json_t *items = json_pack("[{s:s,s:s,s:s,s:n,s:n,s:i,s:i,s:i,s:i,s:i},{s:s,s:s,s:s,s:n,s:n,s:i,s:i,s:i,s:i,s:i}]", "productId",
+                                  "121212121212121212121212", "sellerId", seller, "name", "Cup", "categoryId", "image", "unitPrice", 1000,
+                                  "quantity", 2, "subtotal", 2000, "discount", 100, "total", 1900, "productId", "343434343434343434343434",
+                                  "sellerId", other, "name", "Pot", "categoryId", "image", "unitPrice", 5000, "quantity", 1, "subtotal", 5000,
+                                  "discount", 0, "total", 5000);
+        json_object_set_new(o, "items", items);
+        json_object_set_new(o, "sellerIds", json_pack("[s,s]", seller, other));
+        json_object_set_new(o, "total", json_integer(6900));
+        char *msg = NULL;
+        bool written;
+        bson_error_t err;
+        assert_int_equal(ord_commit(db, o, now, &msg, &written, &err), COMMIT_DONE);
+        free(msg);
+        json_decref(o);
+    }
+    ord_actor_t a = actor(ADMIN, MC_ROLE_ADMIN);
+    ord_change_t c = {.act = ACT_CANCEL};
+    ord_changed_t out;
+    bool found;
+    bson_error_t err;
+    assert_int_equal(ord_change(db, ids[2], &a, &c, now, &out, &found, &err), 0);
+    ord_changed_free(&out);
+    json_t *st = ord_stats(db, seller, now - 86400000, now + 1000, &err);
+    assert_non_null(st);
+    assert_int_equal(json_integer_value(json_object_get(st, "orders")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "ordersByStatus"), "cancelled")), 1);
+    assert_int_equal(json_integer_value(json_object_get(st, "revenue")), 2 * 1900);
+    assert_int_equal(json_integer_value(json_object_get(st, "itemsSold")), 4);
+    json_t *top = json_object_get(st, "topProducts");
+    assert_int_equal(json_array_size(top), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(top, 0), "name")), "Cup");
+    json_int_t days = 0, rev = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(st, "perDay"), i, d)
+    {
+        days += json_integer_value(json_object_get(d, "orders"));
+        rev += json_integer_value(json_object_get(d, "revenue"));
+    }
+    assert_int_equal(days, 2);
+    assert_int_equal(rev, 2 * 1900);
+    json_decref(st);
+    db_put(cl, db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,7 +601,9 @@ int main(void)
         cmocka_unit_test(commit_or_abort_never_both),
         cmocka_unit_test(numbers_are_unique_across_processes),
         cmocka_unit_test(idempotency_records),
+        cmocka_unit_test(one_key_recorded_once),
         cmocka_unit_test(outbox_due_and_roll_forward),
+        cmocka_unit_test(statistics),
     };
     return mh_run_group("order store", tests, setup, teardown);
 }
