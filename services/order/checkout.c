@@ -251,6 +251,10 @@ static void commit_work(mongoc_client_t *client, mongoc_database_t *db, void *ar
 static void commit_done(void *arg, const mc_mongo_result_t *res)
 {
     co_t *c = arg;
+    /* A job can fail without its work having run (the database known to be down): then
+     * nothing was written, and c->commit still says COMMIT_UNKNOWN. */
+    if (res->err != MC_OK)
+        c->commit = COMMIT_UNKNOWN;
     if (c->commit == COMMIT_ABORTED) {
         co_set_error(c, MC_ERR_UNAVAILABLE, NULL, "the checkout took too long and was undone; retry");
         co_fail(c);
@@ -258,7 +262,8 @@ static void commit_done(void *arg, const mc_mongo_result_t *res)
     }
     if (c->commit == COMMIT_UNKNOWN) {
         /* Whether the order exists is for the sweeper to settle after the lease: no undo. */
-        mc_log(MC_LOG_WARN, mc_req_id(c->req), "order %s: commit outcome unknown (%s)", c->order_id, res->bson.message);
+        mc_log(MC_LOG_WARN, mc_req_id(c->req), "order %s: commit outcome unknown (%s)", c->order_id,
+               res->err != MC_OK ? res->bson.message : "no answer");
         co_set_error(c, MC_ERR_UNAVAILABLE, NULL, "the order database is unavailable; the checkout will be settled shortly");
         co_end(c);
         return;
@@ -328,6 +333,7 @@ static json_t *build_order(co_t *c)
 static void co_commit(co_t *c)
 {
     c->order = build_order(c);
+    c->commit = COMMIT_UNKNOWN; /* until the job says otherwise */
     if (mc_mongo_submit(mc_server_mongo(mc_worker_server(c->w)), mc_worker_loop(c->w), commit_work, commit_done, c) != 0) {
         co_set_error(c, MC_ERR_INTERNAL, NULL, "could not queue the commit");
         co_fail(c);

@@ -229,6 +229,10 @@ static void end_done(void *arg, const mc_mongo_result_t *res)
     sweeper_t *s = arg;
     if (!job_returned(s))
         return;
+    if (res->err != MC_OK) { /* not settled after all: again at the next pass */
+        next_checkout(s);
+        return;
+    }
     mc_log_info("checkout %s settled by the sweeper: %s", cur_id(s),
                 s->settle == SETTLE_ABORTED ? "undone" : s->stock_gone ? "order cancelled (stock expired)" : "order placed");
     next_checkout(s);

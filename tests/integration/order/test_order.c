@@ -19,7 +19,7 @@
 static mh_service_t *category_svc, *product_svc, *coupon_svc, *order_svc, *auth_svc;
 static mh_sub_t *events;
 static char *admin;
-static char env_urls[4][160];
+static char env_urls[5][600];
 static const char *order_env[16];
 /* the crash test's process: a short lease, so that its sweeper acts within seconds */
 static const char *crash_env[16];
@@ -86,11 +86,17 @@ static int setup(void **state)
     if (mh_mongo_start() != 0 || mh_redis_start() != 0)
         return -1;
     admin = mh_token(MH_TEST_USER_ID, "admin");
+    /* Shared, loaded test machines: hundreds of checkouts at once make FerretDB answer
+     * slowly; the default 5 s socket timeout would turn that into 503s. */
+    const char *uri = mh_mongo_uri();
+    size_t ulen = strlen(uri);
+    snprintf(env_urls[3], sizeof(env_urls[3]), "MONGODB_URI=%s%ssocketTimeoutMS=60000", uri,
+             strchr(uri, '?') ? "&" : (ulen > 0 && uri[ulen - 1] == '/') ? "?" : "/?");
     category_svc = mh_service_start("mercato-category", &(mh_service_opts_t){.wait_ready = true});
     if (category_svc == NULL)
         return -1;
     snprintf(env_urls[0], sizeof(env_urls[0]), "CATEGORY_URL=%s", mh_service_url(category_svc));
-    const char *const cat_env[] = {env_urls[0], NULL};
+    const char *const cat_env[] = {env_urls[0], env_urls[3], NULL};
     product_svc = mh_service_start("mercato-product", &(mh_service_opts_t){.wait_ready = true, .env = cat_env});
     coupon_svc = mh_service_start("mercato-coupon", &(mh_service_opts_t){.wait_ready = true, .env = cat_env});
     if (product_svc == NULL || coupon_svc == NULL)
@@ -109,6 +115,7 @@ static int setup(void **state)
     size_t n = 0;
     order_env[n++] = env_urls[1];
     order_env[n++] = env_urls[2];
+    order_env[n++] = env_urls[3];
     order_env[n++] = "ORDER_TAX_RATE_BPS=800";
     order_env[n++] = "ORDER_SHIPPING_FEE=499";
     order_env[n++] = "ORDER_FREE_SHIPPING_MIN=5000";
@@ -117,7 +124,7 @@ static int setup(void **state)
         crash_env[i] = order_env[i];
     /* loaded machines: 200 checkouts at once make the product service slow to answer */
     order_env[n] = "UPSTREAM_TIMEOUT_MS=30000";
-    order_env[n + 1] = "CHECKOUT_LEASE_SECONDS=120";
+    order_env[n + 1] = "CHECKOUT_LEASE_SECONDS=300";
     order_env[n + 2] = NULL;
     crash_env[n] = "UPSTREAM_TIMEOUT_MS=1000";
     crash_env[n + 1] = "CHECKOUT_LEASE_SECONDS=13";
