@@ -95,6 +95,56 @@ static size_t snapshot(proc_cpu_t *out, size_t max)
     return n;
 }
 
+/* --- FerretDB's own counters: commands received, by name ------------------------------------ */
+
+static char ferret_metrics_url[128];
+
+/* Finds FerretDB's --debug-addr among the children (the harness started it). */
+static void find_ferret_debug(void)
+{
+    proc_cpu_t ps[64];
+    size_t n = snapshot(ps, 64);
+    for (size_t i = 0; i < n; ++i) {
+        if (strcmp(ps[i].name, "ferretdb") != 0)
+            continue;
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", ps[i].pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        for (size_t at = 0; at < k; at += strlen(buf + at) + 1)
+            if (strncmp(buf + at, "--debug-addr=", 13) == 0)
+                snprintf(ferret_metrics_url, sizeof(ferret_metrics_url), "http://%s/debug/metrics", buf + at + 13);
+    }
+}
+
+/* Total commands by name: {"insert": n, …} from the Prometheus text. */
+static json_t *ferret_commands(void)
+{
+    json_t *out = json_object();
+    if (ferret_metrics_url[0] == '\0')
+        return out;
+    mh_response_t r = mh_get(ferret_metrics_url, NULL);
+    for (char *line = r.body; line != NULL && *line != '\0';) {
+        char *next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        const char *cmd = strstr(line, "command=\"");
+        if (strncmp(line, "ferretdb_client_requests_total{", 31) == 0 && cmd != NULL) {
+            char name[64];
+            if (sscanf(cmd + 9, "%63[^\"]", name) == 1) {
+                double v = atof(strrchr(line, ' ') + 1);
+                json_object_set_new(out, name, json_integer(json_integer_value(json_object_get(out, name)) + (json_int_t)v));
+            }
+        }
+        line = next;
+    }
+    mh_response_free(&r);
+    return out;
+}
+
 /* --- load ------------------------------------------------------------------------------------- */
 
 typedef struct client {
@@ -169,6 +219,7 @@ static void run(const char *label, int lines, const char *coupon, int seconds, i
     long ok = 0, failed = 0, statuses[6] = {0};
     proc_cpu_t before[64], after[64];
     size_t nb = snapshot(before, 64);
+    json_t *cmds_before = ferret_commands();
     uint64_t t0 = now_ns(), end = t0 + (uint64_t)seconds * 1000000000ull;
     for (int i = 0; i < nclients; ++i) {
         memset(&clients[i], 0, sizeof(clients[i]));
@@ -223,6 +274,23 @@ static void run(const char *label, int lines, const char *coupon, int seconds, i
         if (used / wall >= 0.01)
             printf("    %-22s %5.0f %%\n", after[i].pid == getpid() ? "bench (load + curl)" : after[i].name, 100.0 * used / wall);
     }
+    json_t *cmds_after = ferret_commands();
+    if (ok > 0 && json_object_size(cmds_after) > 0) {
+        printf("  FerretDB commands per order placed (all services):");
+        const char *name;
+        json_t *v;
+        double total = 0;
+        json_object_foreach(cmds_after, name, v)
+        {
+            double d = (double)(json_integer_value(v) - json_integer_value(json_object_get(cmds_before, name))) / (double)ok;
+            total += d;
+            if (d >= 0.05)
+                printf(" %s %.1f", name, d);
+        }
+        printf("  (total %.1f)\n", total);
+    }
+    json_decref(cmds_before);
+    json_decref(cmds_after);
     for (int i = 0; i < nclients; ++i) {
         curl_slist_free_all(clients[i].hdrs);
         curl_easy_cleanup(clients[i].h);
@@ -289,6 +357,7 @@ int main(int argc, char **argv)
         mh_oid(uid);
         tokens[i] = mh_token(uid, "customer");
     }
+    find_ferret_debug();
     printf("checkout benchmark: FerretDB (SQLite) + Redis + category, product, coupon, order; WORKERS=%s; %ld cores\n", workers,
            sysconf(_SC_NPROCESSORS_ONLN));
     run("warm-up", 1, NULL, 3, nclients);
