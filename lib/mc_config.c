@@ -8,6 +8,7 @@
 #include <strings.h>
 #include "mc_config.h"
 #include "mc_log.h"
+#include "mc_secret.h"
 
 void mc_config_die(const char *name, const char *why)
 {
@@ -76,7 +77,7 @@ void mc_config_load(mc_config_t *cfg, const char *service, uint16_t default_port
         cfg->production = true;
     else if (strcmp(env, "development") != 0 && strcmp(env, "test") != 0)
         mc_config_die("MERCATO_ENV", "expected development, test or production");
-    cfg->internal_key = mc_env_str("INTERNAL_API_KEY", NULL);
+    cfg->internal_key = mc_env_secret("INTERNAL_API_KEY", "INTERNAL_API_KEY_FILE");
     if (cfg->internal_key != NULL && strlen(cfg->internal_key) < 32)
         mc_config_die("INTERNAL_API_KEY", "must be at least 32 characters");
     int level = mc_log_level_parse(mc_env_str("LOG_LEVEL", "info"));

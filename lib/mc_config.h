@@ -34,8 +34,9 @@ typedef struct mc_config {
     const char *mongodb_db;     /* MONGODB_DB, default mercato_<service> */
     const char *redis_url;      /* REDIS_URL, default redis://127.0.0.1:6379/0 */
     bool production;            /* MERCATO_ENV=production */
-    const char *internal_key;   /* INTERNAL_API_KEY: authenticates calls between services
-                                   (at least 32 characters); NULL when unset */
+    const char *internal_key;   /* INTERNAL_API_KEY (or the file INTERNAL_API_KEY_FILE names):
+                                   authenticates calls between services (at least 32
+                                   characters); NULL when unset */
 } mc_config_t;
 
 /* Fills cfg from the environment with the service's defaults; also sets the log level

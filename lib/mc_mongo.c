@@ -147,6 +147,11 @@ static mc_err_t classify_error(const bson_error_t *e)
         (strstr(e->message, "UNIQUE constraint failed") != NULL ||
          strstr(e->message, "duplicate key value violates unique constraint") != NULL))
         return MC_ERR_CONFLICT;
+    /* FerretDB on SQLite under write contention: the backend's lock timed out. Transient:
+     * the client may retry (503), but the database is not down. */
+    if (e->domain == MONGOC_ERROR_SERVER && e->code == 1 &&
+        (strstr(e->message, "SQLITE_BUSY") != NULL || strstr(e->message, "database is locked") != NULL))
+        return MC_ERR_UNAVAILABLE;
     if (!from_server)
         return MC_ERR_INTERNAL;
     switch (e->code) {
@@ -175,10 +180,16 @@ bool mc_mongo_is_duplicate(const bson_error_t *err)
     return classify_error(err) == MC_ERR_CONFLICT;
 }
 
+static bool is_busy(const bson_error_t *e)
+{
+    return e->domain == MONGOC_ERROR_SERVER && e->code == 1 &&
+           (strstr(e->message, "SQLITE_BUSY") != NULL || strstr(e->message, "database is locked") != NULL);
+}
+
 mc_err_t mc_mongo_classify(mc_mongo_t *m, const bson_error_t *err)
 {
     mc_err_t kind = classify_error(err);
-    if (kind == MC_ERR_UNAVAILABLE && m != NULL)
+    if (kind == MC_ERR_UNAVAILABLE && m != NULL && !is_busy(err))
         mark_down(m, err);
     return kind;
 }

@@ -83,9 +83,28 @@ def up(url):
         return False
 
 
+def wait_for(urls, seconds):
+    """Waits until every URL answers /health (a seed job may start before the services it
+    fills); exits with a message naming those still down after `seconds`."""
+    deadline = time.monotonic() + seconds
+    down = list(urls)
+    while True:
+        down = [u for u in down if not up(u)]
+        if not down:
+            return
+        if time.monotonic() >= deadline:
+            sys.exit(f"seed: still not answering after {seconds} s: {', '.join(down)}")
+        time.sleep(1)
+
+
 def main():
     import importlib.util
     ctx = Context()
+    # MERCATO_SEED_WAIT_SECONDS: wait that long for every configured service instead of
+    # skipping those that are not up yet.
+    wait = int(os.environ.get("MERCATO_SEED_WAIT_SECONDS") or 0)
+    if wait > 0:
+        wait_for([u for u in ctx.urls.values() if u], wait)
     for name in ORDER:
         path = os.path.join(HERE, "seed", name + ".py")
         url = ctx.urls.get(name)

@@ -592,6 +592,11 @@ static void write_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     write_job_t *j = arg;
     if (res->err != MC_OK) {
+        if (res->err != MC_ERR_UNAVAILABLE)
+            mc_log(MC_LOG_ERROR, mc_req_id(req), "category write failed: %s (domain %u, code %u)", res->bson.message,
+                   res->bson.domain, res->bson.code);
+        if (res->err == MC_ERR_UNAVAILABLE)
+            mc_req_add_header(req, "retry-after", "1");
         mc_respond_error(req, res->err, NULL, "%s",
                          res->err == MC_ERR_UNAVAILABLE ? "the category database is unavailable; retry later" : "the write failed");
         return;

@@ -37,6 +37,10 @@ static void duplicate_keys_are_conflicts(void **state)
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_CONFLICT);
     bson_set_error(&e, MONGOC_ERROR_SERVER, 1, "some other internal error");
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_INTERNAL);
+    /* SQLite lock contention behind FerretDB: retryable, but the database is not down */
+    bson_set_error(&e, MONGOC_ERROR_SERVER, 1, "[collection.go:98 sqlite.(*collection).InsertAll] database is locked (5) (SQLITE_BUSY)");
+    assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_UNAVAILABLE);
+    assert_true(is_busy(&e));
     /* the same number in a client-side domain means something else */
     e = E(MONGOC_ERROR_BSON, 11000);
     assert_int_equal(mc_mongo_classify(NULL, &e), MC_ERR_INTERNAL);
