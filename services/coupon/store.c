@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "mc_bson_json.h"
 #include "mc_util.h"
 #include "store.h"
@@ -448,6 +449,24 @@ static int64_t count_customer_uses(mongoc_database_t *db, const char *coupon_id,
     return n;
 }
 
+/* True when FerretDB's SQLite was busy with another writer: the statement did nothing, so
+ * the write may simply be sent again. */
+static bool busy(const bson_error_t *err)
+{
+    return strstr(err->message, "database is locked") != NULL || strstr(err->message, "SQLITE_BUSY") != NULL;
+}
+
+/* insert_one, sent again (up to 5 times, 2 to 32 ms apart) while SQLite is busy. */
+static bool insert_retrying(mongoc_collection_t *c, const bson_t *doc, bson_error_t *err)
+{
+    bool ok;
+    for (int attempt = 0; !(ok = mongoc_collection_insert_one(c, doc, NULL, NULL, err)) && busy(err) && attempt < 5; ++attempt) {
+        struct timespec ts = {0, (long)(2 << attempt) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return ok;
+}
+
 /* Inserts a slot. 1 inserted, 0 taken by someone, -1 on another error. */
 static int insert_slot(mongoc_collection_t *c, const char *id, const char *kind, int64_t n, const char *coupon_id,
                        const char *customer, const char *order_id, int64_t now_ms, bson_error_t *err)
@@ -455,7 +474,7 @@ static int insert_slot(mongoc_collection_t *c, const char *id, const char *kind,
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "couponId", BCON_UTF8(coupon_id), "customerId", BCON_UTF8(customer),
                            "orderId", BCON_UTF8(order_id), "kind", BCON_UTF8(kind), "n", BCON_INT64(n), "createdAt",
                            BCON_DATE_TIME(now_ms));
-    bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, err);
+    bool ok = insert_retrying(c, doc, err);
     bson_destroy(doc);
     if (ok)
         return 1;
@@ -728,7 +747,7 @@ int cpn_store_redeem(mongoc_database_t *db, const char *order_id, const json_t *
     if (uslot[0])
         json_array_append_new(json_object_get(doc, "slots"), json_string(uslot));
     bson_t b = BSON_INITIALIZER;
-    bool ok = mc_json_to_bson(doc, &b, MC_BJ_DATES) && mongoc_collection_insert_one(red, &b, NULL, NULL, err);
+    bool ok = mc_json_to_bson(doc, &b, MC_BJ_DATES) && insert_retrying(red, &b, err);
     bson_destroy(&b);
     if (ok) {
         json_object_set_new(doc, "id", json_string(order_id));
@@ -786,7 +805,7 @@ int cpn_store_release(mongoc_database_t *db, const char *order_id, int64_t now_m
         bson_t *t = BCON_NEW("_id", BCON_UTF8(order_id), "status", BCON_UTF8("released"), "code", BCON_NULL, "couponId",
                              BCON_NULL, "customerId", BCON_NULL, "discount", BCON_INT64(0), "lines", "[", "]", "slots", "[",
                              "]", "createdAt", BCON_DATE_TIME(now_ms), "releasedAt", BCON_DATE_TIME(now_ms));
-        bool ok = mongoc_collection_insert_one(red, t, NULL, NULL, err);
+        bool ok = insert_retrying(red, t, err);
         bson_destroy(t);
         if (ok) {
             /* A redemption that died half-way may have left slots naming the order. */

@@ -74,6 +74,19 @@ static json_t *scan(mongoc_database_t *db, const char *coll, bson_error_t *err)
     return out;
 }
 
+/* True when FerretDB's SQLite was busy with another writer: the statement did nothing, so
+ * a single-document write may simply be sent again. */
+static bool busy(const bson_error_t *err)
+{
+    return strstr(err->message, "database is locked") != NULL || strstr(err->message, "SQLITE_BUSY") != NULL;
+}
+
+static void backoff(int attempt)
+{
+    struct timespec ts = {0, (long)(2 << attempt) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static bool insert_json(mongoc_database_t *db, const char *coll, const json_t *doc, unsigned flags, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, coll);
@@ -82,7 +95,8 @@ static bool insert_json(mongoc_database_t *db, const char *coll, const json_t *d
     if (!ok)
         bson_set_error(err, MONGOC_ERROR_BSON, 1, "document cannot be stored");
     else
-        ok = mongoc_collection_insert_one(c, &b, NULL, NULL, err);
+        for (int attempt = 0; !(ok = mongoc_collection_insert_one(c, &b, NULL, NULL, err)) && busy(err) && attempt < 5; ++attempt)
+            backoff(attempt);
     bson_destroy(&b);
     mongoc_collection_destroy(c);
     return ok;
@@ -92,7 +106,9 @@ static bool delete_str_id(mongoc_database_t *db, const char *coll, const char *i
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, coll);
     bson_t *f = BCON_NEW("_id", BCON_UTF8(id));
-    bool ok = mongoc_collection_delete_one(c, f, NULL, NULL, err);
+    bool ok;
+    for (int attempt = 0; !(ok = mongoc_collection_delete_one(c, f, NULL, NULL, err)) && busy(err) && attempt < 5; ++attempt)
+        backoff(attempt);
     bson_destroy(f);
     mongoc_collection_destroy(c);
     return ok;
@@ -268,10 +284,12 @@ static bool write_order(mongoc_database_t *db, const json_t *order, bson_error_t
         bson_oid_init_from_string(&oid, json_string_value(json_object_get(order, "id")));
         bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
         bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-        for (int attempt = 0; attempt < 3; ++attempt) {
+        for (int attempt = 0; attempt < 6; ++attempt) {
             ok = mongoc_collection_replace_one(c, f, &b, opts, NULL, err);
-            if (ok || !mc_mongo_is_duplicate(err))
+            if (ok || !(mc_mongo_is_duplicate(err) || busy(err)))
                 break;
+            if (busy(err))
+                backoff(attempt);
         }
         bson_destroy(opts);
         bson_destroy(f);
