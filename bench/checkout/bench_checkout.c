@@ -264,7 +264,7 @@ static void run(const char *label, int lines, const char *coupon, int seconds, i
     if (nlat > 0)
         printf("  latency ms      p50 %.1f   p90 %.1f   p99 %.1f   max %.1f\n", lat[nlat / 2], lat[nlat * 9 / 10], lat[nlat * 99 / 100],
                lat[nlat - 1]);
-    printf("  CPU (share of one core over the run):\n");
+    printf("  CPU (share of one core over the run, and CPU time per order placed):\n");
     for (size_t i = 0; i < na; ++i) {
         double was = 0;
         for (size_t k = 0; k < nb; ++k)
@@ -272,7 +272,8 @@ static void run(const char *label, int lines, const char *coupon, int seconds, i
                 was = before[k].seconds;
         double used = after[i].seconds - was;
         if (used / wall >= 0.01)
-            printf("    %-22s %5.0f %%\n", after[i].pid == getpid() ? "bench (load + curl)" : after[i].name, 100.0 * used / wall);
+            printf("    %-22s %5.0f %%   %6.2f ms per order\n", after[i].pid == getpid() ? "bench (load + curl)" : after[i].name,
+                   100.0 * used / wall, ok > 0 ? 1000.0 * used / (double)ok : 0.0);
     }
     json_t *cmds_after = ferret_commands();
     if (ok > 0 && json_object_size(cmds_after) > 0) {
