@@ -412,12 +412,16 @@ static void on_reserved(void *data, const up_res_t *r)
 {
     co_t *c = data;
     json_t *err = json_object_get(r->json, "error");
-    if (r->status == 201 || r->status == 200) {
+    const char *state = json_string_value(json_object_get(r->json, "status"));
+    if ((r->status == 201 || r->status == 200) && state != NULL && strcmp(state, "reserved") == 0) {
         c->reserved = true;
         co_redeem(c);
         return;
     }
-    if (r->status == 409) {
+    if (r->status == 201 || r->status == 200) {
+        /* a reservation of this order that is not held (released, expired, failed) */
+        co_set_error(c, MC_ERR_UNAVAILABLE, NULL, "the stock could not be held (reservation %s); retry", state ? state : "unknown");
+    } else if (r->status == 409) {
         c->reserve_sent = false; /* all or none: nothing is held */
         json_t *d = json_object_get(err, "details");
         co_set_error(c, MC_ERR_CONFLICT, json_pack("{s:s,s:O}", "reason", "OUT_OF_STOCK", "items", json_is_array(d) ? d : json_array()),
