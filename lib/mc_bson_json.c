@@ -7,19 +7,23 @@
 
 #define MAX_DEPTH 32
 
+/* Member names MongoDB and FerretDB store. */
 static bool key_ok(const char *k)
 {
     return k[0] != '\0' && k[0] != '$' && strchr(k, '.') == NULL;
 }
 
+/* "at", "createdAt", …: the names MC_BJ_DATES stores as dates. */
 static bool ends_with_at(const char *k)
 {
     size_t n = strlen(k);
     return (n == 2 && strcmp(k, "at") == 0) || (n > 2 && strcmp(k + n - 2, "At") == 0);
 }
 
+/* One JSON value as a BSON element. */
 static bool append_value(bson_t *b, const char *key, size_t klen, const json_t *v, unsigned flags, int depth);
 
+/* The members of a JSON object (top: the document itself, where "id" may become _id). */
 static bool append_object(bson_t *b, const json_t *obj, unsigned flags, int depth, bool top)
 {
     if (depth > MAX_DEPTH)
@@ -103,8 +107,10 @@ bool mc_json_to_bson(const json_t *obj, bson_t *out, unsigned flags)
     return json_is_object(obj) && append_object(out, obj, flags, 0, true);
 }
 
+/* The value at the iterator as JSON, or NULL for types JSON has no use for. */
 static json_t *iter_value(bson_iter_t *it, unsigned flags, int depth);
 
+/* A BSON document or array as JSON. */
 static json_t *read_doc(bson_iter_t *it, unsigned flags, int depth, bool array, bool top)
 {
     json_t *out = array ? json_array() : json_object();

@@ -35,6 +35,7 @@ typedef struct expand {
     bool failed;
 } expand_t;
 
+/* One look-up answered (or the initial reference dropped): the last one reports. */
 static void finish(expand_t *e)
 {
     if (--e->pending > 0)
@@ -68,6 +69,7 @@ typedef struct one {
     char id[25];
 } one_t;
 
+/* The category service's answer: cached (a 404 caches the category alone). */
 static void on_descendants(const mc_http_response_t *r, void *data)
 {
     one_t *o = data;

@@ -108,6 +108,7 @@ static bool valid_time(mc_valid_t *v, const char *key, bool *given, bool *is_nul
     return true;
 }
 
+/* 503 when the database is unreachable, 500 otherwise. */
 static void answer_db_error(mc_req_t *req, const mc_mongo_result_t *res)
 {
     if (res->err == MC_ERR_UNAVAILABLE)
@@ -164,6 +165,7 @@ typedef struct job {
     bson_error_t bson;
 } job_t;
 
+/* Records how the request is refused (answered in done). */
 static void job_fail(job_t *j, mc_err_t err, json_t *details, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void job_fail(job_t *j, mc_err_t err, json_t *details, const char *fmt, ...)
 {
@@ -176,6 +178,7 @@ static void job_fail(job_t *j, mc_err_t err, json_t *details, const char *fmt, .
     j->details = details;
 }
 
+/* Frees a job's JSON and lines with the request. */
 static void job_free(void *p)
 {
     job_t *j = p;
@@ -222,11 +225,13 @@ static bool update_consistent(job_t *j, const json_t *stored)
     return true;
 }
 
+/* The 404 of an unknown coupon. */
 static void coupon_not_found(job_t *j)
 {
     job_fail(j, MC_ERR_NOT_FOUND, NULL, "coupon %s not found", j->id ? j->id : j->code);
 }
 
+/* On the thread pool: the job's one store call. */
 static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     job_t *j = arg;
@@ -335,8 +340,10 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
         mc_mongo_fail(mc_mongo_current(), res, &j->bson);
 }
 
+/* Queues the job. */
 static void submit(mc_req_t *req, job_t *j);
 
+/* The coupon's categories with their descendants: evaluate (second job). */
 static void on_expanded(mc_req_t *req, json_t *expanded, mc_err_t err)
 {
     job_t *j = mc_req_data(req);
@@ -349,6 +356,7 @@ static void on_expanded(mc_req_t *req, json_t *expanded, mc_err_t err)
     submit(req, j);
 }
 
+/* Answers the job; a coupon just loaded goes on to the category expansion and the second job. */
 static void done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     job_t *j = arg;
@@ -387,6 +395,7 @@ static void done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
     mc_respond_json(req, j->status, json_incref(j->result));
 }
 
+/* A job for the request, freed with it. */
 static job_t *new_job(mc_req_t *req, op_t op)
 {
     job_t *j = mc_req_alloc(req, sizeof(*j));
@@ -517,6 +526,7 @@ static void read_fields(mc_valid_t *v, mc_req_t *req, job_t *j, bool creating)
 static const char *const coupon_fields[] = {"code", "type", "value", "description", "minOrderAmount", "maxDiscount", "startsAt",
                                             "expiresAt", "maxUses", "maxUsesPerCustomer", "categoryIds", "isActive", NULL};
 
+/* POST /api/coupons */
 static void h_create(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -543,6 +553,7 @@ static void h_create(mc_req_t *req)
     submit(req, j);
 }
 
+/* PATCH /api/coupons/{id}: contradictions with the stored coupon are checked in the job. */
 static void h_update(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -567,6 +578,7 @@ static void h_update(mc_req_t *req)
     submit(req, j);
 }
 
+/* POST /api/coupons/{id}/activate|deactivate */
 static void h_set_active(mc_req_t *req, bool active)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -590,6 +602,7 @@ static void h_deactivate(mc_req_t *req)
     h_set_active(req, false);
 }
 
+/* GET /api/coupons/{id} */
 static void h_get(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -602,6 +615,7 @@ static void h_get(mc_req_t *req)
     submit(req, j);
 }
 
+/* GET /api/coupons/code/{code} */
 static void h_get_code(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -618,6 +632,7 @@ static void h_get_code(mc_req_t *req)
     submit(req, j);
 }
 
+/* DELETE /api/coupons/{id} */
 static void h_delete(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -630,6 +645,7 @@ static void h_delete(mc_req_t *req)
     submit(req, j);
 }
 
+/* GET /api/coupons */
 static void h_list(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -730,6 +746,7 @@ static void read_lines(mc_valid_t *v, mc_req_t *req, job_t *j)
     }
 }
 
+/* POST /api/coupons/validate: customers only for themselves. */
 static void h_validate(mc_req_t *req)
 {
     bool internal = mc_req_is_internal(req);
@@ -763,6 +780,7 @@ static void h_validate(mc_req_t *req)
     submit(req, j);
 }
 
+/* POST /api/coupons/redemptions (services) */
 static void h_redeem(mc_req_t *req)
 {
     if (!mc_req_require_internal(req))
@@ -785,6 +803,7 @@ static void h_redeem(mc_req_t *req)
     submit(req, j);
 }
 
+/* POST /api/coupons/redemptions/{orderId}/release (services) */
 static void h_release(mc_req_t *req)
 {
     if (!mc_req_require_internal(req))
@@ -797,6 +816,7 @@ static void h_release(mc_req_t *req)
     submit(req, j);
 }
 
+/* GET /api/coupons/redemptions/{orderId} (services, admins) */
 static void h_redemption(mc_req_t *req)
 {
     if (!mc_req_is_internal(req) && !mc_req_require(req, MC_ROLE_ADMIN))

@@ -39,6 +39,7 @@ const char *cpn_reason_message(cpn_reason_t r)
     return (size_t)r < sizeof(reason_messages) / sizeof(reason_messages[0]) ? reason_messages[r] : "";
 }
 
+/* Whether a line's category is one the coupon discounts (none listed: every one). */
 static bool in_categories(const cpn_rule_t *rule, const char *category)
 {
     if (rule->ncategories == 0)

@@ -11,6 +11,7 @@
 
 #define BJ (MC_BJ_ID | MC_BJ_DATES)
 
+/* The coupons' indexes: the unique code, and newest first for the list. */
 static bson_t *index_specs(void)
 {
     bson_t *a = bson_new(), d;
@@ -23,6 +24,7 @@ static bson_t *index_specs(void)
     return a;
 }
 
+/* A one-field index spec. */
 static bson_t *one_index(const char *field, const char *name)
 {
     bson_t *a = bson_new(), d;
@@ -82,6 +84,7 @@ static json_t *find_one(mongoc_collection_t *c, const bson_t *filter, bson_error
     return out;
 }
 
+/* A document by _id (an ObjectId for coupons, a string elsewhere). */
 static json_t *find_by_id(mongoc_collection_t *c, const char *id, bool oid, bson_error_t *err)
 {
     bson_t filter = BSON_INITIALIZER;
@@ -416,11 +419,13 @@ static int64_t count_uses(mongoc_database_t *db, const char *coupon_id, bson_err
     return n;
 }
 
+/* The _id of a customer's use k of a coupon. */
 static void customer_slot_id(char *out, size_t len, const char *coupon_id, const char *customer, int64_t k)
 {
     snprintf(out, len, "c:%s:%s:%lld", coupon_id, customer, (long long)k);
 }
 
+/* The _id of use k of a coupon. */
 static void use_slot_id(char *out, size_t len, const char *coupon_id, int64_t k)
 {
     snprintf(out, len, "u:%s:%lld", coupon_id, (long long)k);
@@ -582,6 +587,7 @@ static json_t *lines_json(const cpn_line_t *lines, size_t n)
     return a;
 }
 
+/* A refusal with its reason. */
 static void refuse(cpn_outcome_t *out, mc_err_t err, cpn_reason_t reason)
 {
     out->err = err;

@@ -57,11 +57,13 @@ typedef struct op {
     cart_write_cb wcb;
 } op_t;
 
+/* The Redis key of a user's cart. */
 static void key_of(char *out, size_t len, const char *user)
 {
     snprintf(out, len, "cart:%s", user);
 }
 
+/* One Redis operation for a request, which stays retained until it answered. */
 static op_t *op_new(mc_req_t *req, cart_read_cb rcb, cart_write_cb wcb)
 {
     op_t *o = malloc(sizeof(*o));
@@ -72,6 +74,7 @@ static op_t *op_new(mc_req_t *req, cart_read_cb rcb, cart_write_cb wcb)
     return o;
 }
 
+/* Redis is down or failed: the callback learns it. */
 static void op_fail(op_t *o)
 {
     if (o->rcb)
@@ -82,6 +85,7 @@ static void op_fail(op_t *o)
     free(o);
 }
 
+/* Cart lines in the order they were added. */
 static int by_added(const void *a, const void *b)
 {
     json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "addedMs"));
@@ -89,6 +93,7 @@ static int by_added(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The hash as lines, oldest first (entries that do not parse are skipped). */
 static void on_read(redisReply *reply, const char *err, void *data)
 {
     op_t *o = data;
@@ -137,6 +142,7 @@ void cart_read(mc_req_t *req, const char *user, cart_read_cb cb)
         op_fail(o);
 }
 
+/* The write script's answer: {quantity} or {error, current quantity}. */
 static void on_write(redisReply *reply, const char *err, void *data)
 {
     op_t *o = data;
@@ -155,6 +161,7 @@ static void on_write(redisReply *reply, const char *err, void *data)
     free(o);
 }
 
+/* Adds to or sets a line through the write script (bounds checked in Redis). */
 static void write_line(mc_req_t *req, const char *user, const char *product, int64_t quantity, const char *mode, cart_write_cb cb)
 {
     op_t *o = op_new(req, NULL, cb);
@@ -181,6 +188,7 @@ void cart_set(mc_req_t *req, const char *user, const char *product, int64_t quan
     write_line(req, user, product, quantity, "set", cb);
 }
 
+/* The remove script's answer: 1 removed, 0 absent. */
 static void on_int(redisReply *reply, const char *err, void *data)
 {
     op_t *o = data;
@@ -205,6 +213,7 @@ void cart_remove(mc_req_t *req, const char *user, const char *product, cart_writ
         op_fail(o);
 }
 
+/* DEL answered. */
 static void on_cleared(redisReply *reply, const char *err, void *data)
 {
     op_t *o = data;

@@ -83,6 +83,7 @@ typedef struct co {
     ord_commit_t commit;
 } co_t;
 
+/* Frees the checkout state (the request is released separately, by co_end). */
 static void co_free(co_t *c)
 {
     json_decref(c->lines);
@@ -123,6 +124,7 @@ static void co_end(co_t *c)
     mc_req_release(req);
 }
 
+/* Records how the checkout is refused; the answer goes out in co_end. */
 static void co_set_error(co_t *c, mc_err_t err, json_t *details, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void co_set_error(co_t *c, mc_err_t err, json_t *details, const char *fmt, ...)
 {
@@ -157,11 +159,13 @@ static void fail_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
     }
 }
 
+/* The undo is recorded: answer. */
 static void fail_done(void *arg, const mc_mongo_result_t *res)
 {
     co_end(arg);
 }
 
+/* The releases answered: forget the checkout, or leave it to the sweeper when they failed. */
 static void on_undone(void *data, bool ok)
 {
     co_t *c = data;
@@ -208,17 +212,20 @@ static void finish_work(mongoc_client_t *client, mongoc_database_t *db, void *ar
         ord_idem_finish(db, c->idem_id, 201, c->answer_text, mc_now_ms());
 }
 
+/* Everything is recorded: answer 201. */
 static void finish_done(void *arg, const mc_mongo_result_t *res)
 {
     co_end(arg);
 }
 
+/* Runs finish_work (or answers at once when it cannot be queued: the sweeper tidies up). */
 static void co_finish(co_t *c)
 {
     if (mc_mongo_submit(mc_server_mongo(mc_worker_server(c->w)), mc_worker_loop(c->w), finish_work, finish_done, c) != 0)
         co_end(c);
 }
 
+/* order.created went out (or waits in the outbox for the sweeper). */
 static void on_published(void *data, bool ok)
 {
     co_t *c = data;
@@ -248,6 +255,7 @@ static void commit_work(mongoc_client_t *client, mongoc_database_t *db, void *ar
         mc_mongo_fail(mc_mongo_current(), res, &c->bson);
 }
 
+/* Committed: commit the stock. Aborted by the sweeper: undo. Unknown: leave it to the sweeper. */
 static void commit_done(void *arg, const mc_mongo_result_t *res)
 {
     co_t *c = arg;
@@ -278,6 +286,7 @@ static void commit_done(void *arg, const mc_mongo_result_t *res)
     }
 }
 
+/* The order document from the priced lines, the coupon's discounts and the totals (money.h). */
 static json_t *build_order(co_t *c)
 {
     ord_rules_t rules = {ord_settings.tax_rate_bps, ord_settings.shipping_fee, ord_settings.free_shipping_min};
@@ -330,6 +339,7 @@ static json_t *build_order(co_t *c)
                      "deliveredAt", "cancellation", "timeline", tl, "version", 1, "createdAt", ts, "updatedAt", ts, "day", day);
 }
 
+/* Step 7: store the order. */
 static void co_commit(co_t *c)
 {
     c->order = build_order(c);
@@ -378,6 +388,7 @@ static void on_redeemed(void *data, const up_res_t *r)
     co_fail(c);
 }
 
+/* Step 6: redeem the coupon (skipped without a code). */
 static void co_redeem(co_t *c)
 {
     if (c->coupon[0] == '\0') {
@@ -440,6 +451,7 @@ static void on_reserved(void *data, const up_res_t *r)
     co_fail(c);
 }
 
+/* Step 5: reserve the stock of every line, all or none. */
 static void co_reserve(co_t *c)
 {
     json_t *items = json_array();
@@ -517,6 +529,7 @@ static bool answered_by_key(co_t *c)
     return false;
 }
 
+/* Recorded: reserve. A key that was recorded meanwhile by another request answers here. */
 static void record_done(void *arg, const mc_mongo_result_t *res)
 {
     co_t *c = arg;
@@ -594,6 +607,7 @@ static void on_products(void *data, const up_res_t *r)
     }
 }
 
+/* Step 3: ask the product service for every line's product. */
 static void co_prices(co_t *c)
 {
     json_t *ids = json_array();
@@ -642,6 +656,7 @@ static void lookup_work(mongoc_client_t *client, mongoc_database_t *db, void *ar
         mc_mongo_fail(mc_mongo_current(), res, &c->bson);
 }
 
+/* Step 2: the lines, from the body or the cart. */
 static void co_lines(co_t *c)
 {
     if (c->from_cart) {
@@ -652,6 +667,7 @@ static void co_lines(co_t *c)
     }
 }
 
+/* A finished, running or mismatching request with this key answers now; else go on. */
 static void lookup_done(void *arg, const mc_mongo_result_t *res)
 {
     co_t *c = arg;

@@ -42,6 +42,7 @@ typedef struct pub {
     void *data;
 } pub_t;
 
+/* PUBLISH answered: the number of receivers is a success whatever it is. */
 static void on_pub(redisReply *reply, const char *err, void *data)
 {
     pub_t *p = data;
@@ -83,10 +84,14 @@ typedef struct sweeper {
     bson_error_t bson;
 } sweeper_t;
 
+/* The pass is over; the next tick may start another. */
 static void pass_end(sweeper_t *s);
+/* Step 2, one expired checkout at a time. */
 static void settle_next(sweeper_t *s);
+/* Step 3, one task at a time. */
 static void task_next(sweeper_t *s);
 
+/* Drops what one pass read. */
 static void free_lists(sweeper_t *s)
 {
     json_decref(s->due);
@@ -98,6 +103,7 @@ static void free_lists(sweeper_t *s)
     s->due = s->expired = s->tasks = s->published = s->cur = s->order = NULL;
 }
 
+/* The sweeper is freed once it is closing and nothing of it is outstanding. */
 static void maybe_free(sweeper_t *s)
 {
     if (s->closing && s->timer_closed && s->pending_db == 0 && s->publishing == 0) {
@@ -137,6 +143,7 @@ static void task_done_work(mongoc_client_t *client, mongoc_database_t *db, void 
     ord_task_done(db, json_string_value(json_object_get(json_array_get(s->tasks, s->next), "orderId")));
 }
 
+/* Next task. */
 static void task_done_done(void *arg, const mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -146,6 +153,7 @@ static void task_done_done(void *arg, const mc_mongo_result_t *res)
     task_next(s);
 }
 
+/* A cancelled order's stock and coupon are back: remove the task (or retry next pass). */
 static void on_task_released(void *data, bool ok)
 {
     sweeper_t *s = data;
@@ -215,6 +223,7 @@ static void end_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, 
     ord_checkout_end(db, cur_id(s));
 }
 
+/* Done with this checkout (settled or left for the next pass): the next one. */
 static void next_checkout(sweeper_t *s)
 {
     json_decref(s->cur);
@@ -224,6 +233,7 @@ static void next_checkout(sweeper_t *s)
     settle_next(s);
 }
 
+/* Settled: log it and go on. */
 static void end_done(void *arg, const mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -238,12 +248,14 @@ static void end_done(void *arg, const mc_mongo_result_t *res)
     next_checkout(s);
 }
 
+/* Runs end_work. */
 static void end_checkout(sweeper_t *s)
 {
     if (!submit(s, end_work, end_done))
         next_checkout(s);
 }
 
+/* An aborted checkout's stock and coupon are back: forget it. */
 static void on_checkout_released(void *data, bool ok)
 {
     sweeper_t *s = data;
@@ -255,6 +267,7 @@ static void on_checkout_released(void *data, bool ok)
         next_checkout(s); /* again at the next pass */
 }
 
+/* A committed checkout's stock: sold, or gone (then the order is cancelled). */
 static void on_checkout_committed(void *data, const up_res_t *r)
 {
     sweeper_t *s = data;
@@ -273,6 +286,7 @@ static void on_checkout_committed(void *data, const up_res_t *r)
     }
 }
 
+/* On the thread pool: committed or aborted (and, when nobody decided, abort it now). */
 static void settle_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -280,6 +294,7 @@ static void settle_work(mongoc_client_t *client, mongoc_database_t *db, void *ar
         mc_mongo_fail(mc_mongo_current(), res, &s->bson);
 }
 
+/* Then release (aborted) or commit the stock (committed). */
 static void settle_done(void *arg, const mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -329,6 +344,7 @@ static void unpublish_work(mongoc_client_t *client, mongoc_database_t *db, void 
     json_array_foreach(s->published, i, id) ord_outbox_delete(db, json_string_value(id));
 }
 
+/* Then step 2. */
 static void unpublish_done(void *arg, const mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -369,6 +385,7 @@ static void on_drained(void *data, bool ok)
     drain_step(s);
 }
 
+/* On the thread pool: what this pass has to do (three small collections). */
 static void scan_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -381,6 +398,7 @@ static void scan_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
     s->tasks = ord_tasks_due(db, now, TASK_MIN_AGE_MS, TASK_BATCH, &err);
 }
 
+/* Step 1: publish the due entries in order on this worker's Redis connection. */
 static void scan_done(void *arg, const mc_mongo_result_t *res)
 {
     sweeper_t *s = arg;
@@ -419,6 +437,7 @@ static void pass_end(sweeper_t *s)
     s->busy = false;
 }
 
+/* Every ORDER_SWEEP_INTERVAL_MS: a pass, unless one is still running. */
 static void on_tick(uv_timer_t *t)
 {
     sweeper_t *s = t->data;
@@ -429,6 +448,7 @@ static void on_tick(uv_timer_t *t)
         s->busy = false;
 }
 
+/* The timer is closed: the sweeper may be freed. */
 static void on_timer_closed(uv_handle_t *h)
 {
     sweeper_t *s = h->data;

@@ -57,6 +57,7 @@ void ord_answer_db(mc_req_t *req, const mc_mongo_result_t *res)
         mc_respond_error(req, MC_ERR_INTERNAL, NULL, "the order database failed: %s", res->bson.message);
 }
 
+/* A path parameter as a lower-case ObjectId; answers 400 and returns NULL otherwise. */
 static char *lower_oid(mc_req_t *req, const char *name)
 {
     char *id = (char *)mc_req_param(req, name);
@@ -100,12 +101,14 @@ typedef struct cart_ctx {
     int64_t quantity;
 } cart_ctx_t;
 
+/* Frees the cart request's state. */
 static void cart_ctx_free(void *p)
 {
     cart_ctx_t *c = p;
     json_decref(c->lines);
 }
 
+/* The cart request's state, as the request's data. */
 static cart_ctx_t *cart_ctx(mc_req_t *req)
 {
     cart_ctx_t *c = mc_req_alloc(req, sizeof(*c));
@@ -118,6 +121,7 @@ static cart_ctx_t *cart_ctx(mc_req_t *req)
     return c;
 }
 
+/* Carts live only in Redis. */
 static void answer_cart_unavailable(mc_req_t *req)
 {
     mc_respond_error(req, MC_ERR_UNAVAILABLE, NULL, "carts are unavailable (Redis is down); retry later");
@@ -174,6 +178,7 @@ static json_t *cart_view(json_t *lines, json_t *products)
                      "hasProblems", problems);
 }
 
+/* The cart priced with the products the product service returned. */
 static void on_cart_products(void *data, const up_res_t *r)
 {
     mc_req_t *req = data;
@@ -205,6 +210,7 @@ static void on_cart_products(void *data, const up_res_t *r)
     mc_req_release(req);
 }
 
+/* Answers with the cart: an empty one at once, otherwise priced (product service). */
 static void answer_cart_lines(mc_req_t *req, int rc, json_t *lines)
 {
     cart_ctx_t *c = mc_req_data(req);
@@ -229,6 +235,7 @@ static void answer_cart_lines(mc_req_t *req, int rc, json_t *lines)
     json_decref(ids);
 }
 
+/* GET /api/cart */
 static void h_cart_get(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -262,6 +269,7 @@ static void on_cart_written(mc_req_t *req, int rc, int64_t quantity)
     }
 }
 
+/* The product to add exists and is sold: add it. */
 static void on_add_product(void *data, const up_res_t *r)
 {
     mc_req_t *req = data;
@@ -286,6 +294,7 @@ static void on_add_product(void *data, const up_res_t *r)
     mc_req_release(req);
 }
 
+/* POST /api/cart/items: checks the product with the product service first. */
 static void h_cart_add(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -312,6 +321,7 @@ static void h_cart_add(mc_req_t *req)
     json_decref(ids);
 }
 
+/* PUT /api/cart/items/{productId} */
 static void h_cart_set(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -334,6 +344,7 @@ static void h_cart_set(mc_req_t *req)
     cart_set(req, c->user, pid, q, on_cart_written);
 }
 
+/* DELETE /api/cart/items/{productId} */
 static void h_cart_remove(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -345,6 +356,7 @@ static void h_cart_remove(mc_req_t *req)
     cart_remove(req, c->user, pid, on_cart_written);
 }
 
+/* DEL answered. */
 static void on_cart_cleared(mc_req_t *req, int rc, int64_t q)
 {
     if (rc != CART_OK)
@@ -353,6 +365,7 @@ static void on_cart_cleared(mc_req_t *req, int rc, int64_t q)
         mc_respond_empty(req, 204);
 }
 
+/* DELETE /api/cart */
 static void h_cart_clear(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -377,11 +390,13 @@ typedef struct query {
     bson_error_t bson;
 } query_t;
 
+/* Frees a query's result. */
 static void query_free(void *p)
 {
     json_decref(((query_t *)p)->result);
 }
 
+/* On the thread pool: one read of the store. */
 static void query_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     query_t *q = arg;
@@ -404,6 +419,7 @@ static void query_work(mongoc_client_t *client, mongoc_database_t *db, void *arg
         mc_mongo_fail(mc_mongo_current(), res, &q->bson);
 }
 
+/* Answers a read with what the caller may see (ord_view); lists keep cursors aligned. */
 static void query_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     query_t *q = arg;
@@ -442,6 +458,7 @@ static void query_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
     json_decref(cursors);
 }
 
+/* A read for the calling user. */
 static query_t *new_query(mc_req_t *req, query_kind_t kind)
 {
     query_t *q = mc_req_alloc(req, sizeof(*q));
@@ -451,12 +468,14 @@ static query_t *new_query(mc_req_t *req, query_kind_t kind)
     return q;
 }
 
+/* Queues the read. */
 static void run_query(mc_req_t *req, query_t *q)
 {
     if (mc_mongo_submit_req(req, query_work, query_done, q) != 0)
         mc_respond_error(req, MC_ERR_INTERNAL, NULL, "could not queue the query");
 }
 
+/* GET /api/orders/{id}: 404 for an order the caller may not see. */
 static void h_get(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -469,6 +488,7 @@ static void h_get(mc_req_t *req)
     run_query(req, q);
 }
 
+/* MC-YYYY-NNNNNN with at least six digits. */
 static bool valid_number(const char *s)
 {
     size_t n = strlen(s);
@@ -480,6 +500,7 @@ static bool valid_number(const char *s)
     return true;
 }
 
+/* GET /api/orders/number/{number} */
 static void h_get_number(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -525,6 +546,7 @@ static bool read_list_params(mc_req_t *req, mc_valid_t *v, ord_query_t *q)
     return true;
 }
 
+/* An RFC 3339 query parameter. */
 static bool query_time(mc_req_t *req, mc_valid_t *v, const char *name, bool *has, int64_t *ms)
 {
     const char *s = mc_req_query(req, name);
@@ -539,6 +561,7 @@ static bool query_time(mc_req_t *req, mc_valid_t *v, const char *name, bool *has
     return true;
 }
 
+/* GET /api/orders: the caller's own orders. */
 static void h_list_own(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))
@@ -555,6 +578,7 @@ static void h_list_own(mc_req_t *req)
     run_query(req, q);
 }
 
+/* GET /api/orders/seller: a seller's orders (admins: any seller's, or all). */
 static void h_list_seller(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_SELLER | MC_ROLE_ADMIN))
@@ -579,6 +603,7 @@ static void h_list_seller(mc_req_t *req)
     run_query(req, q);
 }
 
+/* GET /api/orders/admin: every order, with filters. */
 static void h_list_admin(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -622,6 +647,7 @@ static bool stats_range(mc_req_t *req, mc_valid_t *v, query_t *q)
     return true;
 }
 
+/* GET /api/orders/seller/stats */
 static void h_seller_stats(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_SELLER | MC_ROLE_ADMIN))
@@ -646,6 +672,7 @@ static void h_seller_stats(mc_req_t *req)
     run_query(req, q);
 }
 
+/* GET /api/orders/admin/dashboard */
 static void h_dashboard(mc_req_t *req)
 {
     if (!mc_req_require(req, MC_ROLE_ADMIN))
@@ -674,18 +701,21 @@ typedef struct act {
     bson_error_t bson;
 } act_t;
 
+/* Frees a change's outcome. */
 static void act_free(void *p)
 {
     act_t *a = p;
     ord_changed_free(&a->out);
 }
 
+/* Answers with the changed order as the caller may see it. */
 static void act_answer(act_t *a)
 {
     json_t *view = ord_view(a->out.order, &a->actor);
     mc_respond_json(a->req, 200, view != NULL ? view : json_object());
 }
 
+/* On the thread pool: remove what the fast path made unnecessary. */
 static void act_finish_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     act_t *a = arg;
@@ -695,17 +725,20 @@ static void act_finish_work(mongoc_client_t *client, mongoc_database_t *db, void
         ord_task_done(db, a->id);
 }
 
+/* Then answer. */
 static void act_finish_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     act_answer(arg);
 }
 
+/* Runs act_finish_work when there is something to remove. */
 static void act_finish(act_t *a)
 {
     if ((!a->published && !a->released) || mc_mongo_submit_req(a->req, act_finish_work, act_finish_done, a) != 0)
         act_answer(a);
 }
 
+/* The event went out (or waits in the outbox). */
 static void act_on_published(void *data, bool ok)
 {
     act_t *a = data;
@@ -714,6 +747,7 @@ static void act_on_published(void *data, bool ok)
     mc_req_release(a->req);
 }
 
+/* Publishes the change's event, unless an older one of the order must go first. */
 static void act_publish(act_t *a)
 {
     mc_req_retain(a->req);
@@ -723,6 +757,7 @@ static void act_publish(act_t *a)
         ord_publish(a->w, a->out.message, act_on_published, a);
 }
 
+/* A cancellation's stock and coupon are back (or the task retries). */
 static void act_on_released(void *data, bool ok)
 {
     act_t *a = data;
@@ -731,6 +766,7 @@ static void act_on_released(void *data, bool ok)
     mc_req_release(a->req);
 }
 
+/* On the thread pool: the change under its version claim (store.h). */
 static void act_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_mongo_result_t *res)
 {
     act_t *a = arg;
@@ -739,6 +775,7 @@ static void act_work(mongoc_client_t *client, mongoc_database_t *db, void *arg, 
         mc_mongo_fail(mc_mongo_current(), res, &a->bson);
 }
 
+/* Refused (404/403/409), or done: a cancellation releases, then the event goes out. */
 static void act_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
 {
     act_t *a = arg;
@@ -770,6 +807,7 @@ static void act_done(mc_req_t *req, void *arg, const mc_mongo_result_t *res)
     act_publish(a);
 }
 
+/* POST /api/orders/{id}/{confirm|process|ship|deliver|cancel|payment}: the bodies differ. */
 static void h_action(mc_req_t *req, ord_action_t act)
 {
     if (!mc_req_require(req, MC_ROLE_ANY))

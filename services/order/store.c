@@ -22,6 +22,7 @@ static void clear_error(bson_error_t *err)
     memset(err, 0, sizeof(*err));
 }
 
+/* The first document matching filter, as JSON; NULL when none (err cleared) or on error. */
 static json_t *find_one(mongoc_collection_t *c, const bson_t *filter, unsigned flags, bson_error_t *err)
 {
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
@@ -81,12 +82,14 @@ static bool busy(const bson_error_t *err)
     return strstr(err->message, "database is locked") != NULL || strstr(err->message, "SQLITE_BUSY") != NULL;
 }
 
+/* Waits 2, 4, 8… ms before sending a write again. */
 static void backoff(int attempt)
 {
     struct timespec ts = {0, (long)(2 << attempt) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
+/* Inserts a JSON document, sent again while SQLite is busy. */
 static bool insert_json(mongoc_database_t *db, const char *coll, const json_t *doc, unsigned flags, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, coll);
@@ -102,6 +105,7 @@ static bool insert_json(mongoc_database_t *db, const char *coll, const json_t *d
     return ok;
 }
 
+/* Deletes by string _id, sent again while SQLite is busy. */
 static bool delete_str_id(mongoc_database_t *db, const char *coll, const char *id, bson_error_t *err)
 {
     mongoc_collection_t *c = mongoc_database_get_collection(db, coll);
@@ -123,6 +127,7 @@ static int64_t time_of(const json_t *o, const char *k)
     return ms;
 }
 
+/* A one- or two-field index spec. */
 static bson_t *index_one(const char *name, bool unique, const char *k1, int d1, const char *k2, int d2)
 {
     bson_t *a = bson_new(), d, key;
@@ -226,6 +231,7 @@ static void numbers_after_fork(void)
 
 static pthread_once_t num_once = PTHREAD_ONCE_INIT;
 
+/* Registers the fork handler once. */
 static void numbers_once(void)
 {
     pthread_atfork(NULL, NULL, numbers_after_fork);
@@ -299,6 +305,7 @@ static bool write_order(mongoc_database_t *db, const json_t *order, bson_error_t
     return ok;
 }
 
+/* The outbox entry of an order's latest change (its version claim and its event). */
 static json_t *outbox_entry(const json_t *order, const char *type, const char *message, int64_t now_ms, bool deferred)
 {
     char id[64], ts[MC_TIME_BUFSZ];
@@ -384,6 +391,7 @@ void ord_changed_free(ord_changed_t *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* A short wait while another writer finishes its change of the same order. */
 static void pause_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};
@@ -506,6 +514,7 @@ void ord_outbox_delete(mongoc_database_t *db, const char *entry_id)
         mc_log_warn("outbox entry %s not removed (%s); it will be published again", entry_id, err.message);
 }
 
+/* Outbox entries by order, then version. */
 static int by_order_version(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
@@ -516,6 +525,7 @@ static int by_order_version(const void *a, const void *b)
     return vx < vy ? -1 : vx > vy;
 }
 
+/* A cancellation's release task, recreated when its writer died before recording it. */
 static void ensure_task(mongoc_database_t *db, const json_t *entry)
 {
     json_t *o = entry_order(entry);

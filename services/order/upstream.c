@@ -24,6 +24,7 @@ typedef struct call {
 static __thread call_t *live;
 static __thread bool closing;
 
+/* Takes a call off this worker's list of calls in flight. */
 static void unlink_call(call_t *c)
 {
     if (c->prev)
@@ -34,6 +35,7 @@ static void unlink_call(call_t *c)
         c->next->prev = c->prev;
 }
 
+/* The answer, parsed, to the caller; then the call is freed. */
 static void on_response(const mc_http_response_t *r, void *arg)
 {
     call_t *c = arg;
@@ -137,6 +139,7 @@ typedef struct rel {
     void *data;
 } rel_t;
 
+/* One release answered (or the initial reference dropped): the last one reports. */
 static void rel_done(rel_t *r)
 {
     if (--r->pending > 0)

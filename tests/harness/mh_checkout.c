@@ -27,6 +27,7 @@ typedef struct par_arg {
     par_gate_t *gate;
 } par_arg_t;
 
+/* One request, once the gate opens. */
 static void *par_main(void *p)
 {
     par_arg_t *a = p;
@@ -85,6 +86,7 @@ struct mh_sub {
     size_t n, cap;
 };
 
+/* Keeps a message. */
 static void sub_store(mh_sub_t *s, const char *p, size_t len)
 {
     char *m = malloc(len + 1);
@@ -145,6 +147,7 @@ static void *sub_main(void *p)
     return NULL;
 }
 
+/* True once the subscription is confirmed. */
 static bool sub_ready(void *p)
 {
     mh_sub_t *s = p;
@@ -193,6 +196,7 @@ typedef struct count_arg {
     size_t n;
 } count_arg_t;
 
+/* mh_wait_until condition: enough messages. */
 static bool has_count(void *p)
 {
     count_arg_t *a = p;
