@@ -1,58 +1,63 @@
-"""Demo orders in every state, placed through the order service's API as demo customers
-and moved along their lifecycle by an administrator. Needs the demo users (auth seed:
-ctx.state["users"], entries with id and role) and products (product seed:
-ctx.state["products"], entries with id); without them nothing is done. Once the demo
-customers have orders, running the seed again does nothing; each order is also placed
-with an Idempotency-Key, so a seed interrupted half-way does not place one twice."""
+"""Demo orders in every state, placed through the order service's API by the demo
+customers and moved along their lifecycle by an administrator. Needs the demo customers
+(auth seed: ctx.state["customer_ids"], and their sign-in tokens in ctx.state["user_tokens"]
+by email, ctx.state["users"] email -> id) and products (product seed: ctx.state["products"],
+slug -> id); without them nothing is done. Once the demo customers have orders, running
+the seed again does nothing; each order is also placed with an Idempotency-Key, so a seed
+interrupted half-way does not place one twice."""
 import sys
 
 ADDRESS = {"name": "Demo Customer", "line1": "1 Market Street", "city": "Springfield",
            "postalCode": "12345", "country": "US"}
 
-# name, lines (product index, quantity), coupon, what happens after checkout
+# name, number of lines, coupon, what happens after checkout
 PLAN = [
-    ("pending", [(0, 1)], None, []),
-    ("confirmed-paid", [(1, 2)], "WELCOME10", ["confirm", "pay"]),
-    ("processing", [(2, 1), (3, 1)], None, ["confirm", "process"]),
-    ("shipped", [(4, 1)], None, ["confirm", "pay", "process", "ship"]),
-    ("delivered", [(5, 3)], "SAVE5", ["confirm", "pay", "process", "ship", "deliver"]),
-    ("cancelled", [(6, 1)], None, ["cancel"]),
+    ("pending", 1, None, []),
+    ("confirmed-paid", 2, "WELCOME10", ["confirm", "pay"]),
+    ("processing", 2, None, ["confirm", "process"]),
+    ("shipped", 1, "SAVE5", ["confirm", "pay", "process", "ship"]),
+    ("delivered", 3, None, ["confirm", "pay", "process", "ship", "deliver"]),
+    ("cancelled", 1, None, ["cancel"]),
 ]
 
 
-def entries(value):
-    """ctx.state entries as a list of dicts, whatever the seed stored (a list or a dict)."""
-    if isinstance(value, dict):
-        return [v if isinstance(v, dict) else {"id": v} for v in value.values()]
-    return [v for v in (value or []) if isinstance(v, dict)]
+def customer_tokens(ctx):
+    """(id, token) per demo customer: the auth service's own tokens when the auth seed
+    signed them in, otherwise tokens signed like the auth service's."""
+    ids = [i for i in ctx.state.get("customer_ids") or [] if isinstance(i, str)]
+    email_of = {v: k for k, v in (ctx.state.get("users") or {}).items()}
+    tokens = ctx.state.get("user_tokens") or {}
+    return [(i, tokens.get(email_of.get(i)) or ctx.token_for(i, "customer")) for i in ids]
 
 
 def seed(ctx):
     base = ctx.urls["order"]
-    customers = [u for u in entries(ctx.state.get("users")) if u.get("role") == "customer" and u.get("id")]
-    products = [p for p in entries(ctx.state.get("products")) if p.get("id")]
-    if not customers or len(products) < 7:
-        print("seed: orders: skipped (needs the demo users and at least 7 demo products)")
+    customers = customer_tokens(ctx)
+    products = sorted((ctx.state.get("products") or {}).values())
+    if not customers or len(products) < 10:
+        print("seed: orders: skipped (needs the demo customers and products)")
         return
-    for who in customers:
-        status, mine = ctx.call("GET", f"{base}/api/orders?limit=1", None, ctx.token_for(who["id"], "customer"))
+    for _, token in customers:
+        status, mine = ctx.call("GET", f"{base}/api/orders?limit=1", None, token)
         if status == 200 and mine.get("totalCount", 0) > 0:
             print("seed: orders: already there")
             return
-    placed = 0
-    for n, (name, lines, coupon, steps) in enumerate(PLAN):
-        who = customers[n % len(customers)]
-        token = ctx.token_for(who["id"], "customer")
-        body = {"items": [{"productId": products[i]["id"], "quantity": q} for i, q in lines],
-                "shippingAddress": ADDRESS}
-        if coupon:
-            body["couponCode"] = coupon
-        status, order = ctx.call("POST", f"{base}/api/orders", body, token, {"Idempotency-Key": f"demo-{name}"})
-        if status == 409 and coupon:  # the coupon was used by this customer already: order without it
-            body.pop("couponCode")
-            status, order = ctx.call("POST", f"{base}/api/orders", body, token, {"Idempotency-Key": f"demo-{name}-plain"})
-        if status != 201:
-            print(f"seed: order {name}: {status} {order}", file=sys.stderr)
+    placed, next_product = 0, 0
+    for n, (name, nlines, coupon, steps) in enumerate(PLAN):
+        _, token = customers[n % len(customers)]
+        order = None
+        for attempt in range(5):  # a product out of stock or not sold: take the next ones
+            lines = [{"productId": products[(next_product + k) % len(products)], "quantity": 1} for k in range(nlines)]
+            next_product += nlines
+            body = {"items": lines, "shippingAddress": ADDRESS}
+            if coupon and attempt < 2:
+                body["couponCode"] = coupon
+            status, order = ctx.call("POST", f"{base}/api/orders", body, token, {"Idempotency-Key": f"demo-{name}-{attempt}"})
+            if status == 201:
+                break
+            order = None
+        if order is None:
+            print(f"seed: order {name}: not placed ({status})", file=sys.stderr)
             continue
         status, now = ctx.call("GET", f"{base}/api/orders/{order['id']}", None, token)
         if status != 200 or now.get("version", 1) > 1:
