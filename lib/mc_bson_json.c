@@ -20,7 +20,6 @@ static bool ends_with_at(const char *k)
     return (n == 2 && strcmp(k, "at") == 0) || (n > 2 && strcmp(k + n - 2, "At") == 0);
 }
 
-/* One JSON value as a BSON element. */
 static bool append_value(bson_t *b, const char *key, size_t klen, const json_t *v, unsigned flags, int depth);
 
 /* The members of a JSON object (top: the document itself, where "id" may become _id). */
@@ -56,6 +55,7 @@ static bool append_object(bson_t *b, const json_t *obj, unsigned flags, int dept
     return true;
 }
 
+/* One JSON value as a BSON element. */
 static bool append_value(bson_t *b, const char *key, size_t klen, const json_t *v, unsigned flags, int depth)
 {
     switch (json_typeof(v)) {
@@ -107,7 +107,6 @@ bool mc_json_to_bson(const json_t *obj, bson_t *out, unsigned flags)
     return json_is_object(obj) && append_object(out, obj, flags, 0, true);
 }
 
-/* The value at the iterator as JSON, or NULL for types JSON has no use for. */
 static json_t *iter_value(bson_iter_t *it, unsigned flags, int depth);
 
 /* A BSON document or array as JSON. */
@@ -130,6 +129,7 @@ static json_t *read_doc(bson_iter_t *it, unsigned flags, int depth, bool array, 
     return out;
 }
 
+/* The value at the iterator as JSON, or NULL for types JSON has no use for. */
 static json_t *iter_value(bson_iter_t *it, unsigned flags, int depth)
 {
     if (depth > MAX_DEPTH + 1)

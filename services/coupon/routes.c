@@ -165,8 +165,8 @@ typedef struct job {
     bson_error_t bson;
 } job_t;
 
-/* Records how the request is refused (answered in done). */
 static void job_fail(job_t *j, mc_err_t err, json_t *details, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Records how the request is refused (answered in done). */
 static void job_fail(job_t *j, mc_err_t err, json_t *details, const char *fmt, ...)
 {
     va_list ap;
@@ -340,7 +340,6 @@ static void work(mongoc_client_t *client, mongoc_database_t *db, void *arg, mc_m
         mc_mongo_fail(mc_mongo_current(), res, &j->bson);
 }
 
-/* Queues the job. */
 static void submit(mc_req_t *req, job_t *j);
 
 /* The coupon's categories with their descendants: evaluate (second job). */
@@ -404,6 +403,7 @@ static job_t *new_job(mc_req_t *req, op_t op)
     return j;
 }
 
+/* Queues the job. */
 static void submit(mc_req_t *req, job_t *j)
 {
     if (mc_mongo_submit_req(req, work, done, j) != 0)

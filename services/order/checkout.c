@@ -124,8 +124,8 @@ static void co_end(co_t *c)
     mc_req_release(req);
 }
 
-/* Records how the checkout is refused; the answer goes out in co_end. */
 static void co_set_error(co_t *c, mc_err_t err, json_t *details, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Records how the checkout is refused; the answer goes out in co_end. */
 static void co_set_error(co_t *c, mc_err_t err, json_t *details, const char *fmt, ...)
 {
     va_list ap;

@@ -84,11 +84,8 @@ typedef struct sweeper {
     bson_error_t bson;
 } sweeper_t;
 
-/* The pass is over; the next tick may start another. */
 static void pass_end(sweeper_t *s);
-/* Step 2, one expired checkout at a time. */
 static void settle_next(sweeper_t *s);
-/* Step 3, one task at a time. */
 static void task_next(sweeper_t *s);
 
 /* Drops what one pass read. */
@@ -159,12 +156,19 @@ static void on_task_released(void *data, bool ok)
     sweeper_t *s = data;
     if (s->closing)
         return;
-    if (!ok || !submit(s, task_done_work, task_done_done)) {
+    if (!ok) {
+        /* a service is failing: the rest waits for the next pass, so that one outage
+         * never holds the outbox drain up for more than one call's timeout */
+        pass_end(s);
+        return;
+    }
+    if (!submit(s, task_done_work, task_done_done)) {
         ++s->next;
         task_next(s);
     }
 }
 
+/* Step 3, one task at a time. */
 static void task_next(sweeper_t *s)
 {
     json_t *t = json_array_get(s->tasks, s->next);
@@ -264,7 +268,7 @@ static void on_checkout_released(void *data, bool ok)
     if (ok)
         end_checkout(s);
     else
-        next_checkout(s); /* again at the next pass */
+        pass_end(s); /* a service is failing: again at the next pass */
 }
 
 /* A committed checkout's stock: sold, or gone (then the order is cancelled). */
@@ -282,7 +286,7 @@ static void on_checkout_committed(void *data, const up_res_t *r)
         s->stock_gone = status == NULL || strcmp(status, "cancelled") != 0;
         end_checkout(s);
     } else {
-        next_checkout(s);
+        pass_end(s); /* the product service is failing: again at the next pass */
     }
 }
 
@@ -314,6 +318,7 @@ static void settle_done(void *arg, const mc_mongo_result_t *res)
         next_checkout(s);
 }
 
+/* Step 2, one expired checkout at a time. */
 static void settle_next(sweeper_t *s)
 {
     json_t *c = json_array_get(s->expired, s->next);
@@ -431,6 +436,8 @@ static void scan_done(void *arg, const mc_mongo_result_t *res)
     drain_step(s);
 }
 
+/* The pass is over (or ends early because another service is failing); the next tick may
+ * start another. */
 static void pass_end(sweeper_t *s)
 {
     free_lists(s);
