@@ -36,6 +36,7 @@
 #define SETTLE_BATCH 20
 #define TASK_BATCH 20
 #define TASK_MIN_AGE_MS 10000 /* a release younger than this may still be done by its request */
+#define JANITOR_MS 600000     /* expired Idempotency-Keys are deleted this often */
 
 typedef struct pub {
     void (*cb)(void *, bool);
@@ -71,6 +72,7 @@ typedef struct sweeper {
     mc_worker_t *w;
     uv_timer_t timer;
     bool busy, closing, timer_closed;
+    int64_t janitor_at; /* when expired keys were last deleted (a scan of their collection) */
     int pending_db; /* jobs whose done callback has not run yet */
     json_t *due, *expired, *tasks;
     size_t next;         /* index in the current list */
@@ -401,6 +403,10 @@ static void scan_work(mongoc_client_t *client, mongoc_database_t *db, void *arg,
         mc_mongo_fail(mc_mongo_current(), res, &err);
     s->expired = ord_checkout_expired(db, now, SETTLE_BATCH, &err);
     s->tasks = ord_tasks_due(db, now, TASK_MIN_AGE_MS, TASK_BATCH, &err);
+    if (now - s->janitor_at >= JANITOR_MS) {
+        s->janitor_at = now;
+        ord_idem_expire(db, now);
+    }
 }
 
 /* Step 1: publish the due entries in order on this worker's Redis connection. */

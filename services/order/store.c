@@ -161,6 +161,12 @@ int ord_store_init(mc_mongo_t *m, bson_error_t *err)
         {"status_newest", false, "status", 1, "createdAt", -1},
         {"newest", false, "createdAt", -1, "_id", -1},
     };
+    /* the janitor's look-up of expired keys */
+    bson_t *exp = index_one("expiry", false, "expiresAt", 1, NULL, 0);
+    int rexp = mc_mongo_create_indexes(m, "idempotency", exp, 30000, err);
+    bson_destroy(exp);
+    if (rexp != 0)
+        return rexp;
     for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); ++i) {
         bson_t *spec = index_one(idx[i].name, idx[i].unique, idx[i].k1, idx[i].d1, idx[i].k2, idx[i].d2);
         int r = mc_mongo_create_indexes(m, "orders", spec, 30000, err);
@@ -819,6 +825,17 @@ void ord_idem_drop(mongoc_database_t *db, const char *idem_id)
 {
     bson_error_t err;
     delete_str_id(db, "idempotency", idem_id, &err);
+}
+
+void ord_idem_expire(mongoc_database_t *db, int64_t now_ms)
+{
+    mongoc_collection_t *c = mongoc_database_get_collection(db, "idempotency");
+    bson_t *f = BCON_NEW("expiresAt", "{", "$lt", BCON_DATE_TIME(now_ms), "}");
+    bson_error_t err;
+    if (!mongoc_collection_delete_many(c, f, NULL, NULL, &err))
+        mc_log_warn("expired idempotency keys not deleted: %s", err.message);
+    bson_destroy(f);
+    mongoc_collection_destroy(c);
 }
 
 /* --- tasks ----------------------------------------------------------------------------------------- */

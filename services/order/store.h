@@ -139,6 +139,8 @@ int ord_idem_peek(mongoc_database_t *db, const char *idem_id, const char *hash, 
 /* Stores the final answer; drop forgets the key (a retry runs again: for 5xx). */
 void ord_idem_finish(mongoc_database_t *db, const char *idem_id, int status, const char *body, int64_t now_ms);
 void ord_idem_drop(mongoc_database_t *db, const char *idem_id);
+/* Deletes every record that expired (the sweeper, now and then). */
+void ord_idem_expire(mongoc_database_t *db, int64_t now_ms);
 
 /* --- release tasks --------------------------------------------------------------------------------- */
 

@@ -403,6 +403,20 @@ static void idempotency_records(void **state)
     assert_int_equal(ord_idem_begin(db, key, "h3", order, dead2, &out, &status, &body, &err), 0);
     assert_int_equal(out, IDEM_RUNNING);
     ord_checkout_end(db, order);
+    /* the janitor deletes expired keys only */
+    char old_key[64], live_key[64];
+    snprintf(old_key, sizeof(old_key), "%s:old-key", CUSTOMER);
+    snprintf(live_key, sizeof(live_key), "%s:live-key", CUSTOMER);
+    assert_int_equal(ord_idem_begin(db, old_key, "h", order, now - ord_settings.idem_ttl_ms - 1000, &out, &status, &body, &err), 0);
+    assert_int_equal(ord_idem_begin(db, live_key, "h", order, now, &out, &status, &body, &err), 0);
+    ord_idem_expire(db, now);
+    mongoc_collection_t *ic = mongoc_database_get_collection(db, "idempotency");
+    bson_t *f1 = BCON_NEW("_id", BCON_UTF8(old_key)), *f2 = BCON_NEW("_id", BCON_UTF8(live_key));
+    assert_int_equal(mongoc_collection_count_documents(ic, f1, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(mongoc_collection_count_documents(ic, f2, NULL, NULL, NULL, &err), 1);
+    bson_destroy(f1);
+    bson_destroy(f2);
+    mongoc_collection_destroy(ic);
     /* another user's same key is another key */
     char other[64];
     snprintf(other, sizeof(other), "%s:key-1", SELLER);
