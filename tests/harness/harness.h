@@ -240,12 +240,48 @@ int mh_rsa_keypair(char **public_pem, char **private_pem);
 /* A random ObjectId in hex into out[25]. */
 void mh_oid(char out[25]);
 
-/* --- checkout (coupon and order services): tests/harness/mh_checkout.c -------------------- */
+/* --- product ------------------------------------------------------------------------------- */
 
-/* Performs n requests at the same moment (one thread each, released together) and waits
- * for all of them; out[i] is the response to reqs[i] (free each with mh_response_free).
- * 0, or -1 when not every request could be started (those get status 0). */
-int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *out);
+/* Performs the n requests at the same moment: one thread each, all released together by
+ * a barrier. res[i] receives the response to reqs[i] (free each with mh_response_free).
+ * Returns 0 when every request got a response, -1 otherwise (see res[i].error). */
+int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *res);
+
+/* --- auth: SMTP and Google keys for the auth service's tests ---------------------------------
+ * (mh_smtp.c, smtp_sink.py, mh_jwks.c) */
+
+/* A real SMTP server (aiosmtpd, from the project's Python environment) on a free port,
+ * started and stopped like a service (log, clean-exit check). It accepts every message
+ * unless told to refuse. */
+typedef struct mh_smtp mh_smtp_t;
+mh_smtp_t *mh_smtp_start(void);
+/* Stops it (SIGTERM); 0 on a clean exit. Messages received are forgotten. */
+int mh_smtp_stop(mh_smtp_t *s);
+/* Starts it again on the same port after mh_smtp_stop (an SMTP server coming back). */
+int mh_smtp_restart(mh_smtp_t *s);
+/* Stops it if running and frees s. */
+void mh_smtp_free(mh_smtp_t *s);
+/* smtp://127.0.0.1:PORT, for SMTP_URL. */
+const char *mh_smtp_url(const mh_smtp_t *s);
+/* Every message received so far: [{from, to:[…], subject, messageId, headers:{…},
+ * text (decoded plain-text body), raw}]; NULL when the server is not running. */
+json_t *mh_smtp_messages(mh_smtp_t *s);
+/* Waits up to timeout_ms for a message to `to` (case-insensitive) whose subject contains
+ * subject_part (NULL: any) that no earlier call returned, and returns it (a new
+ * reference), or NULL. */
+json_t *mh_smtp_wait(mh_smtp_t *s, const char *to, const char *subject_part, unsigned timeout_ms);
+/* How many messages to `to` with subject_part arrived (every one, returned or not). */
+size_t mh_smtp_count(mh_smtp_t *s, const char *to, const char *subject_part);
+/* Makes the server answer RCPT TO with `code` (451: try later, 550: refused; 0: accept). */
+int mh_smtp_refuse(mh_smtp_t *s, int code);
+/* The 43-character token after "token=" in a message's text, into out[44]. */
+bool mh_smtp_token(const json_t *msg, char *out);
+
+/* The JWK {kty, kid, use, alg, n, e} of an RSA public key in PEM (from mh_rsa_keypair): to
+ * publish as a key set {"keys":[…]} the way Google does. NULL on a bad key. */
+json_t *mh_jwk(const char *public_pem, const char *kid);
+
+/* --- checkout (coupon and order services): tests/harness/mh_checkout.c -------------------- */
 
 /* A Redis subscriber on the harness's Redis that records every message of one channel,
  * in arrival order. It reconnects by itself (every 20 ms) after Redis goes away; messages

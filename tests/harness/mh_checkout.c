@@ -1,7 +1,7 @@
 /*
  * Harness pieces the checkout tests (coupon and order services) need, usable by any test:
- * many HTTP requests at the same moment (to race a limit), and a Redis subscriber that
- * records every message of a channel (to see the events a service publishes).
+ * a Redis subscriber that records every message of a channel (to see the events a service
+ * publishes). Many requests at the same moment are mh_http_parallel (mh_parallel.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,67 +11,6 @@
 #include <sys/socket.h>
 #include <hiredis/hiredis.h>
 #include "harness.h"
-
-/* --- parallel requests ------------------------------------------------------------------- */
-
-/* The threads wait at a gate until all of them exist, so the requests leave together. */
-typedef struct par_gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool open;
-} par_gate_t;
-
-typedef struct par_arg {
-    const mh_request_t *req;
-    mh_response_t *res;
-    par_gate_t *gate;
-} par_arg_t;
-
-/* One request, once the gate opens. */
-static void *par_main(void *p)
-{
-    par_arg_t *a = p;
-    pthread_mutex_lock(&a->gate->mu);
-    while (!a->gate->open)
-        pthread_cond_wait(&a->gate->cv, &a->gate->mu);
-    pthread_mutex_unlock(&a->gate->mu);
-    mh_http(a->req, a->res);
-    return NULL;
-}
-
-int mh_http_parallel(const mh_request_t *reqs, size_t n, mh_response_t *out)
-{
-    if (mh_init() != 0 || n == 0)
-        return -1;
-    pthread_t *threads = calloc(n, sizeof(*threads));
-    par_arg_t *args = calloc(n, sizeof(*args));
-    par_gate_t gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    size_t started = 0;
-    for (; started < n; ++started) {
-        args[started] = (par_arg_t){&reqs[started], &out[started], &gate};
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        int rc = pthread_create(&threads[started], &attr, par_main, &args[started]);
-        pthread_attr_destroy(&attr);
-        if (rc != 0)
-            break;
-    }
-    for (size_t i = started; i < n; ++i) {
-        memset(&out[i], 0, sizeof(out[i]));
-        out[i].body = strdup("");
-        snprintf(out[i].error, sizeof(out[i].error), "could not start a thread");
-    }
-    pthread_mutex_lock(&gate.mu);
-    gate.open = true;
-    pthread_cond_broadcast(&gate.cv);
-    pthread_mutex_unlock(&gate.mu);
-    for (size_t i = 0; i < started; ++i)
-        pthread_join(threads[i], NULL);
-    free(args);
-    free(threads);
-    return started == n ? 0 : -1;
-}
 
 /* --- Redis subscriber ----------------------------------------------------------------------- */
 

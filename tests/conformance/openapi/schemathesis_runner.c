@@ -2,7 +2,7 @@
  * Runs schemathesis against a live service: starts FerretDB and Redis, then the services
  * the target depends on (their URLs passed on as <NAME>_URL), then the target, and runs
  * every schemathesis check against the target's own /openapi.json with an admin token and
- * the internal service key (so that service-only endpoints are exercised too).
+ * the internal key (so service-only endpoints are exercised too).
  * Exit status 0 only when schemathesis found nothing and every service then shut down
  * cleanly.
  *
@@ -75,8 +75,12 @@ int main(int argc, char **argv)
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        /* schemathesis keeps caches in its working directory: keep them out of the tree */
+        if (chdir(mh_tmpdir()) != 0)
+            _exit(126);
         execl(exe, exe, "run", schema, "--url", mh_service_url(target), "--checks", "all", "--exclude-checks", "ensure_resource_availability",
-              "--max-examples", examples, "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
+              "--max-examples", examples,
+              "--seed", "20261121", "--generation-database", "none", "--header", auth, "--header",
               "X-Internal-Key: " MH_INTERNAL_KEY, "--no-color", "--workers", "1",
               "--request-timeout", "20", "--report", "junit", "--report-dir", report, (char *)NULL);
         perror("exec schemathesis");
