@@ -323,47 +323,11 @@ unsigned mc_jwt_access_ttl(const mc_jwt_t *jwt)
     return jwt->access_ttl_s;
 }
 
-/* Strict base64url without padding into out (capacity outcap). Returns the decoded
- * length or -1 on a character outside the alphabet or an impossible length. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
-{
-    if (len % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; ++i) {
-        char c = in[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '-')
-            v = 62;
-        else if (c == '_')
-            v = 63;
-        else
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= outcap)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
-
 /* Decodes one base64url part as a JSON object (duplicate keys refused). */
 static json_t *decode_part(const char *p, size_t len)
 {
     unsigned char buf[MC_JWT_MAX_TOKEN];
-    long n = b64url_decode(p, len, buf, sizeof(buf));
+    long n = mc_base64url_decode(p, len, buf, sizeof(buf));
     if (n <= 0)
         return NULL;
     json_t *v = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
@@ -479,7 +443,7 @@ static const char *check_claims(const mc_jwt_t *jwt, json_t *claims, int64_t now
 static bool signature_ok(const mc_jwt_t *jwt, const char *signed_part, size_t signed_len, const char *sig64, size_t siglen)
 {
     unsigned char sig[1024];
-    long n = b64url_decode(sig64, siglen, sig, sizeof(sig));
+    long n = mc_base64url_decode(sig64, siglen, sig, sizeof(sig));
     if (n <= 0)
         return false;
     if (jwt->alg == JWT_ALG_HS256) {

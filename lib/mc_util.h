@@ -37,6 +37,11 @@ int mc_hex_decode(const char *in, size_t inlen, void *out, size_t outlen);
  * out needs 4*ceil(len/3)+1 bytes. */
 size_t mc_base64url_encode(const void *in, size_t len, char *out);
 
+/* Strict base64url without padding: decodes len characters into out (capacity outcap).
+ * Returns the decoded length, or -1 on a character outside the alphabet, an impossible
+ * length, or output that would not fit. */
+long mc_base64url_decode(const char *in, size_t len, unsigned char *out, size_t outcap);
+
 /* True when s is exactly 24 hex digits (a MongoDB ObjectId in its string form). */
 bool mc_is_object_id(const char *s, size_t len);
 

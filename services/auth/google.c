@@ -36,42 +36,12 @@ struct auth_jwks {
 
 /* --- base64url ---------------------------------------------------------------------------- */
 
-/* Strict base64url without padding (a trailing '=' padding is tolerated in JWKs). Returns
- * the decoded length or -1. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
+/* JWK members may carry base64 padding: strip it, then decode strictly. */
+static long b64url_unpadded_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
 {
     while (len > 0 && in[len - 1] == '=')
         --len;
-    if (len % 4 == 1)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; ++i) {
-        char c = in[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '-')
-            v = 62;
-        else if (c == '_')
-            v = 63;
-        else
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= outcap)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return (long)o;
+    return mc_base64url_decode(in, len, out, outcap);
 }
 
 /* --- key sets -------------------------------------------------------------------------------- */
@@ -80,8 +50,8 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t
 static EVP_PKEY *rsa_from_jwk(const char *n64, const char *e64)
 {
     unsigned char nb[1024], eb[16];
-    long nl = b64url_decode(n64, strlen(n64), nb, sizeof(nb));
-    long el = b64url_decode(e64, strlen(e64), eb, sizeof(eb));
+    long nl = b64url_unpadded_decode(n64, strlen(n64), nb, sizeof(nb));
+    long el = b64url_unpadded_decode(e64, strlen(e64), eb, sizeof(eb));
     if (nl < 256 || el < 1) /* under 2048 bits: not accepted */
         return NULL;
     EVP_PKEY *pkey = NULL;
@@ -179,7 +149,7 @@ void auth_jwks_release(auth_jwks_t *k)
 static json_t *decode_json_part(const char *p, size_t len)
 {
     unsigned char buf[AUTH_GOOGLE_MAX_TOKEN];
-    long n = b64url_decode(p, len, buf, sizeof(buf));
+    long n = b64url_unpadded_decode(p, len, buf, sizeof(buf));
     if (n <= 0)
         return NULL;
     json_t *v = json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
@@ -275,7 +245,7 @@ int auth_google_verify(const auth_jwks_t *keys, const char *token, size_t len, c
     }
     if ((claims = decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1))) == NULL)
         goto fail;
-    long siglen = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), sig, sizeof(sig));
+    long siglen = b64url_unpadded_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), sig, sizeof(sig));
     if (siglen <= 0) {
         reason = "bad signature";
         goto fail;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "mc_lock.h"
 #include "mc_util.h"
 #include "store.h"
 #include "tokens.h"
@@ -407,50 +408,16 @@ json_t *auth_users_by_ids(mongoc_database_t *db, json_t *ids, bson_error_t *err)
 
 int auth_user_lock(mongoc_database_t *db, const char *user_id, char *token, unsigned wait_ms, bson_error_t *err)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
     char key[48];
     snprintf(key, sizeof(key), "user:%s", user_id);
-    auth_random_id(token);
-    uint64_t deadline = mc_mono_ns() + (uint64_t)wait_ms * 1000000u;
-    unsigned backoff_ms = 2;
-    int r = 1;
-    for (;;) {
-        int64_t now = mc_now_ms();
-        bson_t *doc = BCON_NEW("_id", BCON_UTF8(key), "token", BCON_UTF8(token), "expiresAt",
-                               BCON_DATE_TIME(now + AUTH_LOCK_TTL_MS));
-        bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, err);
-        bson_destroy(doc);
-        if (ok) {
-            r = 0;
-            break;
-        }
-        if (!mc_mongo_is_duplicate(err)) {
-            r = -1;
-            break;
-        }
-        /* Held: break it only when it outlived its expiry (its holder died). */
-        bson_t *stale = BCON_NEW("_id", BCON_UTF8(key), "expiresAt", "{", "$lt", BCON_DATE_TIME(now), "}");
-        mongoc_collection_delete_one(c, stale, NULL, NULL, NULL);
-        bson_destroy(stale);
-        if (mc_mono_ns() >= deadline)
-            break;
-        struct timespec ts = {0, (long)backoff_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (backoff_ms < 40)
-            backoff_ms *= 2;
-    }
-    mongoc_collection_destroy(c);
-    return r;
+    return mc_lock_acquire(db, key, AUTH_LOCK_TTL_MS, wait_ms, token, err);
 }
 
 void auth_user_unlock(mongoc_database_t *db, const char *user_id, const char *token)
 {
     char key[48];
     snprintf(key, sizeof(key), "user:%s", user_id);
-    bson_t *f = BCON_NEW("_id", BCON_UTF8(key), "token", BCON_UTF8(token));
-    bson_error_t err;
-    delete_where(db, "locks", f, false, &err);
-    bson_destroy(f);
+    mc_lock_release(db, key, token);
 }
 
 /* --- sessions ------------------------------------------------------------------------------ */

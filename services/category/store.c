@@ -2,7 +2,7 @@
  * Implementation of store.h.
  */
 #include <string.h>
-#include <time.h>
+#include "mc_lock.h"
 #include "mc_util.h"
 #include "store.h"
 
@@ -199,48 +199,10 @@ int cat_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_er
 
 int cat_store_lock(mongoc_database_t *db, char *token, unsigned wait_ms, bson_error_t *err)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
-    unsigned char rnd[16];
-    mc_random_bytes(rnd, sizeof(rnd));
-    mc_hex_encode(rnd, sizeof(rnd), token);
-    uint64_t deadline = mc_mono_ns() + (uint64_t)wait_ms * 1000000u;
-    unsigned backoff_ms = 5;
-    int r = 1;
-    for (;;) {
-        int64_t now = mc_now_ms();
-        bson_t *doc = BCON_NEW("_id", BCON_UTF8("category-tree"), "token", BCON_UTF8(token), "expiresAt",
-                               BCON_DATE_TIME(now + LOCK_TTL_MS));
-        bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, err);
-        bson_destroy(doc);
-        if (ok) {
-            r = 0;
-            break;
-        }
-        if (!mc_mongo_is_duplicate(err)) {
-            r = -1;
-            break;
-        }
-        /* Held by someone: break it when it outlived its expiry (its holder died). The
-         * filter names the expiry we saw, so only that stale lock can be removed. */
-        bson_t *stale = BCON_NEW("_id", BCON_UTF8("category-tree"), "expiresAt", "{", "$lt", BCON_DATE_TIME(now), "}");
-        mongoc_collection_delete_one(c, stale, NULL, NULL, NULL);
-        bson_destroy(stale);
-        if (mc_mono_ns() >= deadline)
-            break;
-        struct timespec ts = {0, (long)backoff_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (backoff_ms < 50)
-            backoff_ms *= 2;
-    }
-    mongoc_collection_destroy(c);
-    return r;
+    return mc_lock_acquire(db, "category-tree", LOCK_TTL_MS, wait_ms, token, err);
 }
 
 void cat_store_unlock(mongoc_database_t *db, const char *token)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8("category-tree"), "token", BCON_UTF8(token));
-    mongoc_collection_delete_one(c, filter, NULL, NULL, NULL);
-    bson_destroy(filter);
-    mongoc_collection_destroy(c);
+    mc_lock_release(db, "category-tree", token);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "mc_lock.h"
 #include "mc_util.h"
 #include "store.h"
 
@@ -80,53 +81,12 @@ int ps_store_init(mc_mongo_t *m, bson_error_t *err)
 
 int ps_lock(mongoc_database_t *db, const char *name, char *token, unsigned wait_ms, bson_error_t *err)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
-    unsigned char rnd[16];
-    mc_random_bytes(rnd, sizeof(rnd));
-    mc_hex_encode(rnd, sizeof(rnd), token);
-    uint64_t deadline = mc_mono_ns() + (uint64_t)wait_ms * 1000000u;
-    unsigned backoff_us = 500;
-    int r = 1;
-    for (;;) {
-        int64_t now = mc_now_ms();
-        bson_t *doc = BCON_NEW("_id", BCON_UTF8(name), "token", BCON_UTF8(token), "expiresAt",
-                               BCON_DATE_TIME(now + PS_LOCK_TTL_MS));
-        bool ok = mongoc_collection_insert_one(c, doc, NULL, NULL, err);
-        bson_destroy(doc);
-        if (ok) {
-            r = 0;
-            break;
-        }
-        if (!mc_mongo_is_duplicate(err)) {
-            r = -1;
-            break;
-        }
-        /* Held: break it only when it outlived its expiry (its holder died). */
-        bson_t *stale = BCON_NEW("_id", BCON_UTF8(name), "expiresAt", "{", "$lt", BCON_DATE_TIME(now), "}");
-        mongoc_collection_delete_one(c, stale, NULL, NULL, NULL);
-        bson_destroy(stale);
-        if (mc_mono_ns() >= deadline)
-            break;
-        /* jitter, so that waiters do not retry in lock step */
-        unsigned char j;
-        mc_random_bytes(&j, 1);
-        unsigned us = backoff_us + (backoff_us * j) / 256;
-        struct timespec ts = {0, (long)us * 1000L};
-        nanosleep(&ts, NULL);
-        if (backoff_us < 20000)
-            backoff_us *= 2;
-    }
-    mongoc_collection_destroy(c);
-    return r;
+    return mc_lock_acquire(db, name, PS_LOCK_TTL_MS, wait_ms, token, err);
 }
 
 void ps_unlock(mongoc_database_t *db, const char *name, const char *token)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "locks");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(name), "token", BCON_UTF8(token));
-    mongoc_collection_delete_one(c, filter, NULL, NULL, NULL);
-    bson_destroy(filter);
-    mongoc_collection_destroy(c);
+    mc_lock_release(db, name, token);
 }
 
 /* --- products ------------------------------------------------------------------------------- */

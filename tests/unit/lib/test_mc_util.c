@@ -47,6 +47,12 @@ static void hex_and_ids(void **state)
     char b64[16];
     assert_int_equal(mc_base64url_encode("\xfb\xff", 2, b64), 3);
     assert_string_equal(b64, "-_8");
+    unsigned char raw[8];
+    assert_int_equal(mc_base64url_decode("-_8", 3, raw, sizeof(raw)), 2);
+    assert_memory_equal(raw, "\xfb\xff", 2);
+    assert_int_equal(mc_base64url_decode("a", 1, raw, sizeof(raw)), -1);    /* impossible length */
+    assert_int_equal(mc_base64url_decode("ab+/", 4, raw, sizeof(raw)), -1); /* not the url alphabet */
+    assert_int_equal(mc_base64url_decode("AAAAAAAAAAAA", 12, raw, 4), -1);  /* does not fit */
 }
 
 static void url_decoding(void **state)
