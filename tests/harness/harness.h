@@ -281,6 +281,22 @@ bool mh_smtp_token(const json_t *msg, char *out);
  * publish as a key set {"keys":[…]} the way Google does. NULL on a bad key. */
 json_t *mh_jwk(const char *public_pem, const char *kid);
 
+/* --- checkout (coupon and order services): tests/harness/mh_checkout.c -------------------- */
+
+/* A Redis subscriber on the harness's Redis that records every message of one channel,
+ * in arrival order. It reconnects by itself (every 20 ms) after Redis goes away; messages
+ * published while it is disconnected are of course not seen. */
+typedef struct mh_sub mh_sub_t;
+/* Subscribes and waits until the subscription is confirmed; NULL on failure. */
+mh_sub_t *mh_sub_start(const char *channel);
+/* Messages received so far. */
+size_t mh_sub_count(mh_sub_t *s);
+/* Message i parsed as JSON (new reference; NULL when out of range or not JSON). */
+json_t *mh_sub_message(mh_sub_t *s, size_t i);
+/* Waits until at least n messages arrived; false after timeout_ms. */
+bool mh_sub_wait(mh_sub_t *s, size_t n, unsigned timeout_ms);
+void mh_sub_stop(mh_sub_t *s);
+
 /* --- gateway ------------------------------------------------------------------------------- */
 
 /* Starts bin/mercato-gateway with the repository's schema/ and the playground's npm
