@@ -14,6 +14,8 @@ import concurrent.futures
 import os
 import random
 import sys
+import time
+import urllib.parse
 
 DEMO_SELLERS = ["000000000000000000000a01", "000000000000000000000a02", "000000000000000000000a03"]
 SEED = 20261121
@@ -143,6 +145,35 @@ def seller_ids(ctx):
     return ids or DEMO_SELLERS
 
 
+def existing(ctx, base, token):
+    """slug -> id of the products already there, read page by page from the list (answered
+    from the service's in-memory index: one pass, however large the catalog). Looking each
+    slug up instead costs a scan of the collection per product on FerretDB, which makes
+    seeding thousands of products take an hour."""
+    found, cursor = {}, None
+    while True:
+        url = f"{base}/api/products?limit=100&sort=newest" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        status, page = call_retrying(ctx, "GET", url, None, token)
+        if status != 200:
+            raise RuntimeError(f"listing products failed: {status} {page}")
+        for p in page["items"]:
+            found[p["slug"]] = p["id"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        cursor = page["pageInfo"]["endCursor"]
+
+
+def call_retrying(ctx, method, url, body, token):
+    """ctx.call, retried with backoff while the service answers 503 (its database busy or
+    reconnecting: FerretDB under a concurrent seed on a loaded machine)."""
+    for attempt in range(6):
+        status, answer = ctx.call(method, url, body, token)
+        if status != 503:
+            return status, answer
+        time.sleep(0.5 * 2 ** attempt)
+    return status, answer
+
+
 def seed(ctx):
     base, token = ctx.urls["product"], ctx.token
     categories = ctx.state.get("categories") or {}
@@ -151,24 +182,26 @@ def seed(ctx):
         return
     count = int(os.environ.get("MERCATO_SEED_PRODUCTS", "300"))
     products = generate(count, categories, seller_ids(ctx))
+    try:
+        there = existing(ctx, base, token)
+    except RuntimeError as e:
+        sys.exit(f"seed: {e}")
 
     def one(p):
-        status, found = ctx.call("GET", f"{base}/api/products/slug/{p['slug']}", None, token)
-        if status == 200:
-            return found["id"], False
-        if status != 404:
-            raise RuntimeError(f"looking up product {p['slug']} failed: {status} {found}")
-        status, made = ctx.call("POST", f"{base}/api/products", p, token)
-        if status == 409:  # created meanwhile by a concurrent run
-            status, found = ctx.call("GET", f"{base}/api/products/slug/{p['slug']}", None, token)
+        if p["slug"] in there:
+            return there[p["slug"]], False
+        status, made = call_retrying(ctx, "POST", f"{base}/api/products", p, token)
+        if status == 409:  # there already (inactive, or created meanwhile by a concurrent run)
+            status, found = call_retrying(ctx, "GET", f"{base}/api/products/slug/{p['slug']}", None, token)
             if status == 200:
                 return found["id"], False
+            raise RuntimeError(f"product {p['slug']} exists but cannot be read: {status} {found}")
         if status != 201:
             raise RuntimeError(f"creating product {p['slug']} failed: {status} {made}")
         return made["id"], True
 
     created, ids = 0, {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         try:
             for p, (pid, new) in zip(products, pool.map(one, products)):
                 ids[p["slug"]] = pid
