@@ -21,8 +21,8 @@ oversell), S1 (WebSocket subscribers; needs the gateway's subscriptions) and a
 perf profile of our gateway under Q1.
 
 Settings (environment; defaults in brackets):
-  BENCH_DURATION [6]          seconds per measurement
-  BENCH_WARMUP [5]            seconds of warm-up per target and scenario, not measured (V8
+  BENCH_DURATION [5]          seconds per measurement
+  BENCH_WARMUP [4]            seconds of warm-up per target and scenario, not measured (V8
                               needs a few seconds to compile the Node peers' hot paths)
   BENCH_RUNS [3]              measurements per gateway and scenario (median, min–max)
   BENCH_CONNECTIONS [64]      wrk connections at saturation
@@ -85,8 +85,8 @@ def env_list(name, default):
 
 class Settings:
     def __init__(self, build):
-        self.duration = env_num("BENCH_DURATION", 6)
-        self.warmup = env_num("BENCH_WARMUP", 5)
+        self.duration = env_num("BENCH_DURATION", 5)
+        self.warmup = env_num("BENCH_WARMUP", 4)
         self.runs = env_num("BENCH_RUNS", 3)
         self.connections = env_num("BENCH_CONNECTIONS", 64)
         self.latency_connections = env_num("BENCH_LATENCY_CONNECTIONS", 16)
@@ -271,7 +271,7 @@ class Bench:
     # --- what each scenario sends, and checking that every gateway answers the same ----------
 
     def prepare_queries(self):
-        ok, page, _ = stackmod.get_json(self.stack.url("product", "/api/products?limit=1&sort=newest"))
+        ok, page, _ = stackmod.get_json(self.stack.url("product", "/api/products?limit=1&sort=newest"), timeout=600)
         self.q4_id = page["items"][0]["id"]
         bodies = {
             "Q1": {"query": query_text("Q1")},
