@@ -292,6 +292,16 @@ static void an_admin_ships_it_and_the_customer_sees_it(void **state)
     assert_string_equal(str_at(a, "data.sellerOrders.nodes.0.view"), "SELLER");
     assert_int_equal(int_at(a, "data.sellerDashboard.itemsSold"), 3);
     json_decref(a);
+    /* orders → lines → product → category, and the lines' sellers: a call per level */
+    size_t pm = mh_log_mark(svc[2]), cm = mh_log_mark(svc[0]), am = mh_log_mark(svc[1]), om = mh_log_mark(svc[4]);
+    a = ok(admin, "{ adminOrders { nodes { lines { product { name category { name parent { name } } } seller { name } } } } }",
+           NULL);
+    assert_string_equal(str_at(a, "data.adminOrders.nodes.0.lines.1.product.category.parent.name"), "Electronics");
+    json_decref(a);
+    assert_int_equal(mh_log_count(svc[4], om, "\"path\":\"/api/orders/admin\""), 1);
+    assert_int_equal(mh_log_count(svc[2], pm, "\"path\":\"/api/products/batch\""), 1);
+    assert_int_equal(mh_log_count(svc[0], cm, "\"path\":\"/api/categories/batch\""), 2);
+    assert_int_equal(mh_log_count(svc[1], am, "\"path\":\"/api/users/batch\""), 1);
     a = ok(admin, "mutation($id: ID!) { markOrderDelivered(id: $id) { status deliveredAt } }", json_incref(id));
     assert_string_equal(str_at(a, "data.markOrderDelivered.status"), "DELIVERED");
     json_decref(a);

@@ -490,6 +490,37 @@ static void a_client_that_leaves_early_is_harmless(void **state)
     json_decref(received());
 }
 
+/* A schema with a mistake: the gateway does not start, and says where the mistake is. */
+static void an_invalid_schema_stops_the_start(void **state)
+{
+    (void)state;
+    char dir[512], cmd[2048];
+    snprintf(dir, sizeof(dir), "%s/bad-schema", mh_tmpdir());
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s && cp %s/gateway.graphql %s/ && printf 'extend type Query {\\n  a: String\\n"
+             "  b(id: ID!): String @http(service: \"product\", path: \"/x/{args.idd}\")\\n}\\n"
+             "extend type Mutation { c: Int }\\n' > %s/broken.graphql",
+             dir, mh_source_path("schema"), dir, dir);
+    const char *mk[] = {"sh", "-c", cmd, NULL};
+    assert_int_equal(mh_run(mk), 0);
+    char out[600], envrun[2048];
+    snprintf(out, sizeof(out), "%s/start.log", mh_tmpdir());
+    /* the binary with the bad schema, a token key and a free port */
+    snprintf(envrun, sizeof(envrun), "GATEWAY_SCHEMA_DIR=%s JWT_SECRET=%s PORT=%u GATEWAY_PLAYGROUND=off %s > %s 2>&1",
+             dir, MH_JWT_SECRET, (unsigned)mh_free_port(), MC_GATEWAY_BIN, out);
+    const char *start[] = {"sh", "-c", envrun, NULL};
+    int rc = mh_run(start);
+    assert_true(rc != 0 && rc < 128); /* refused, not crashed */
+    FILE *fp = fopen(out, "r");
+    assert_non_null(fp);
+    char log[8192];
+    size_t n = fread(log, 1, sizeof(log) - 1, fp);
+    log[n] = '\0';
+    fclose(fp);
+    if (strstr(log, "broken.graphql:3:") == NULL || strstr(log, "{args.idd} names no argument") == NULL)
+        fail_msg("the refusal does not say where: %s", log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +536,7 @@ int main(void)
         cmocka_unit_test(the_playground_is_served_with_its_assets),
         cmocka_unit_test(ready_summarises_the_services),
         cmocka_unit_test(a_client_that_leaves_early_is_harmless),
+        cmocka_unit_test(an_invalid_schema_stops_the_start),
     };
     return mh_run_group("gateway/upstream", tests, setup, teardown);
 }
