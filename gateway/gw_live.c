@@ -33,14 +33,20 @@ static void lws_log(int level, const char *line)
         --n;
     if (level & LLL_ERR)
         mc_log_error("libwebsockets: %.*s", (int)n, line);
-    else
+    else if (level & LLL_WARN)
         mc_log_warn("libwebsockets: %.*s", (int)n, line);
+    else
+        mc_log_debug("libwebsockets: %.*s", (int)n, line);
 }
 
 static void lws_global_init(void)
 {
     uv_mutex_init(&lws_mutex);
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    /* LOG_LEVEL=debug shows lws's own account of each connection too */
+    int levels = LLL_ERR | LLL_WARN;
+    if (mc_log_enabled(MC_LOG_DEBUG))
+        levels |= LLL_NOTICE | LLL_INFO;
+    lws_set_log_level(levels, lws_log);
 }
 
 static const struct lws_protocols protocols[] = {

@@ -125,6 +125,7 @@ struct gw_wsconn {
     uint64_t serial;
     bool init_received, acked, closing;
     bool flush;             /* closing: send what is queued first */
+    bool close_started;     /* lws was asked to close (lws_close_reason) */
     uint16_t close_code;
     char close_reason[124];
     bool has_claims;

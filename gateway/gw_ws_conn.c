@@ -114,12 +114,27 @@ void gw_ws_close_flush(gw_wsconn_t *c, uint16_t code, const char *reason)
     close_with(c, code, reason, true);
 }
 
+/* Once what had to go out is out, lws closes: it sends our close frame and waits for
+ * the client's (5 s at most). lws is told from its timer callback (LWS_CALLBACK_TIMER,
+ * right away), not by returning -1 here: on the libuv loop, the distribution's lws 4.1.6
+ * (a debug build) closes a connection whose writable callback failed a second time at
+ * once ("uv repeat test"), dropping the socket before the close frame is out — the
+ * client would see 1006 instead of the code. */
+static void start_close(gw_wsconn_t *c)
+{
+    c->close_started = true;
+    lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
+                     strlen(c->close_reason));
+    lws_set_timer_usecs(c->wsi, 1);
+}
+
 static int on_writable(gw_wsconn_t *c)
 {
+    if (c->close_started)
+        return 0;
     if (c->closing && c->out_head == NULL) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
-                         strlen(c->close_reason));
-        return -1;
+        start_close(c);
+        return 0;
     }
     while (c->out_head != NULL) {
         gw_wsout_t *m = c->out_head;
@@ -135,7 +150,7 @@ static int on_writable(gw_wsconn_t *c)
         if (c->out_head != NULL && lws_send_pipe_choked(c->wsi))
             break;
     }
-    if (c->out_head != NULL || c->closing) /* more to send, or the close frame after it */
+    if (c->out_head != NULL || c->closing) /* more to send, or the close after it */
         lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -425,6 +440,9 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (c == NULL)
             return 0;
         return on_writable(c);
+    case LWS_CALLBACK_TIMER:
+        /* start_close: lws sends the close frame set by lws_close_reason */
+        return c != NULL && c->close_started ? -1 : 0;
     case LWS_CALLBACK_CLOSED:
         if (c != NULL) {
             *slot = NULL;
