@@ -1,6 +1,7 @@
 // What the subscription test scripts share: the configuration test_subscriptions.c
 // writes, GraphQL over HTTP, publishing raw order events on Redis, waiting for a
 // condition, and a list of failed checks.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { createRequire } from 'node:module';
@@ -134,4 +135,18 @@ export function oid() {
   oidCounter += 1;
   const t = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
   return (t + process.pid.toString(16).padStart(6, '0').slice(-6) + oidCounter.toString(16).padStart(10, '0')).slice(0, 24);
+}
+
+// An access token as the auth service signs them (HS256 with the tests' secret), valid
+// for ttl seconds from now.
+export function token(sub, role, ttl) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64({ alg: 'HS256', typ: 'JWT' });
+  const claims = b64({
+    iss: config.jwt.issuer, aud: config.jwt.audience, sub, role, typ: 'access',
+    jti: crypto.randomBytes(16).toString('hex'), iat: now, nbf: now, exp: now + ttl,
+  });
+  const sig = crypto.createHmac('sha256', config.jwt.secret).update(`${head}.${claims}`).digest('base64url');
+  return `${head}.${claims}.${sig}`;
 }
