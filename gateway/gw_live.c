@@ -114,6 +114,7 @@ gw_live_t *gw_live_create(mc_server_t *srv, gw_gateway_t *g)
     live->redis_url = cfg->redis_url;
     live->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
     atomic_init(&live->connections, 0);
+    atomic_init(&live->subscriptions, 0);
     if (g->schema == NULL || check_schema(g->schema) != 0) {
         mc_log_error("the schema's subscription fields are invalid; the gateway does not start");
         free(live);
@@ -144,6 +145,11 @@ bool gw_live_events_up(const gw_live_t *live)
 unsigned gw_live_connections(const gw_live_t *live)
 {
     return atomic_load(&((gw_live_t *)live)->connections);
+}
+
+unsigned gw_live_subscriptions(const gw_live_t *live)
+{
+    return atomic_load(&((gw_live_t *)live)->subscriptions);
 }
 
 /* --- a worker ------------------------------------------------------------------------------------ */

@@ -66,7 +66,8 @@ void gw_live_worker_dispose(gw_worker_t *w);
 
 /* For /ready: whether the process's Redis subscription to the order events is up. */
 bool gw_live_events_up(const gw_live_t *live);
-/* WebSockets open in the process. */
+/* WebSockets open in the process, and subscriptions active on them. */
 unsigned gw_live_connections(const gw_live_t *live);
+unsigned gw_live_subscriptions(const gw_live_t *live);
 
 #endif

@@ -57,6 +57,7 @@ struct gw_live {
     const char *redis_url;
     unsigned shutdown_timeout_ms;
     atomic_uint connections; /* WebSockets open (handed to lws) in the process */
+    atomic_uint subscriptions; /* subscriptions active in the process */
     gw_hub_t hub;
 };
 

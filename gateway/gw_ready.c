@@ -109,8 +109,9 @@ void gw_handle_ready(mc_req_t *req)
         if (!up)
             r->down = true;
         json_object_set_new(r->checks, "orderEvents",
-                            json_pack("{s:s,s:b,s:i}", "status", up ? "up" : "down", "required", 0, "webSockets",
-                                      (int)gw_live_connections(g->live)));
+                            json_pack("{s:s,s:b,s:i,s:i}", "status", up ? "up" : "down", "required", 0, "webSockets",
+                                      (int)gw_live_connections(g->live), "subscriptions",
+                                      (int)gw_live_subscriptions(g->live)));
     }
     gw_schema_unref(s);
     ready_finish(r);

@@ -233,6 +233,7 @@ static int sub_index(gw_live_worker_t *lw, gw_sub_t *s)
     *head = s;
     s->indexed = true;
     ++lw->nsubs;
+    atomic_fetch_add(&lw->live->subscriptions, 1);
     return 0;
 }
 
@@ -250,6 +251,7 @@ static void sub_unindex(gw_live_worker_t *lw, gw_sub_t *s)
     s->bucket = NULL;
     s->indexed = false;
     --lw->nsubs;
+    atomic_fetch_sub(&lw->live->subscriptions, 1);
 }
 
 /* --- the life of an operation ----------------------------------------------------------------- */
