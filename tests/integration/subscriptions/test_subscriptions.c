@@ -74,9 +74,13 @@ static json_t *users_json(void)
 static void make_product(const user_t *seller, const char *cat, const char *name, json_int_t price, char out[25])
 {
     mh_response_t r = mh_send("POST", mh_url(product, "/api/products"), seller->token,
-                              json_pack("{s:s,s:I,s:s,s:I}", "name", name, "price", price, "categoryId", cat, "stock", 1000));
-    if (r.status != 201)
-        fail_msg("product: %ld %s", r.status, r.body);
+                              json_pack("{s:s,s:I,s:s,s:I}", "name", name, "price", price, "categoryId", cat, "stock",
+                                        (json_int_t)1000));
+    if (r.status != 201) {
+        print_error("product: %ld %s\n", r.status, r.body);
+        mh_response_free(&r);
+        fail();
+    }
     snprintf(out, 25, "%s", json_string_value(json_object_get(r.json, "id")));
     mh_response_free(&r);
 }
