@@ -154,6 +154,8 @@ unsigned gw_live_subscriptions(const gw_live_t *live)
 
 /* --- a worker ------------------------------------------------------------------------------------ */
 
+static void on_keepalive(uv_timer_t *t);
+
 int gw_live_worker_init(gw_live_t *live, mc_worker_t *mw, gw_worker_t *w)
 {
     gw_live_worker_t *lw = calloc(1, sizeof(*lw));
@@ -167,13 +169,23 @@ int gw_live_worker_init(gw_live_t *live, mc_worker_t *mw, gw_worker_t *w)
     uv_timer_init(lw->loop, &lw->timer);
     lw->timer.data = lw;
     ++lw->open_handles;
+    uv_timer_init(lw->loop, &lw->keepalive);
+    lw->keepalive.data = lw;
+    ++lw->open_handles;
     w->live = lw; /* from here on, dispose cleans up whatever follows */
     if (gw_sub_worker_init(lw) != 0)
         return -1;
 
-    unsigned ping = live->cfg.ping_interval_s;
-    lw->retry.secs_since_valid_ping = (uint16_t)(ping < 30000 ? ping : 30000);
-    lw->retry.secs_since_valid_hangup = (uint16_t)(lw->retry.secs_since_valid_ping * 2);
+    /* Pings are ours (gw_ws_keepalive, every half interval). lws's own validity checks
+     * are off — a policy whose secs_since_valid_hangup is 0 — rather than left to lws's
+     * default (a ping after 300 s): its ping path stalled connections' writable callbacks
+     * (see gw_ws_keepalive), and every pong re-armed a per-connection timer in a sorted
+     * list, a walk of every connection per pong (at 10,000 WebSockets, pings every 5 s
+     * made the gateway fall seconds behind). */
+    lw->retry.secs_since_valid_ping = 0;
+    lw->retry.secs_since_valid_hangup = 0;
+    uint64_t half = (uint64_t)live->cfg.ping_interval_s * 500;
+    uv_timer_start(&lw->keepalive, on_keepalive, half, half);
     void *loops[1] = {lw->loop};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -226,6 +238,13 @@ void gw_live_handle_closed(gw_live_worker_t *lw)
 static void on_timer_closed(uv_handle_t *h)
 {
     gw_live_handle_closed(h->data);
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    gw_live_worker_t *lw = t->data;
+    if (!lw->shutting_down)
+        gw_ws_keepalive(lw);
 }
 
 typedef struct ctx_search {
@@ -293,6 +312,8 @@ void gw_live_worker_dispose(gw_worker_t *w)
         gw_ws_close_flush(c, 1012, "The gateway is restarting: reconnect");
     }
     lw->gw = NULL;
+    uv_timer_stop(&lw->keepalive);
+    uv_close((uv_handle_t *)&lw->keepalive, on_timer_closed);
     gw_hub_worker_close(&lw->live->hub, lw);
     gw_sub_worker_close(lw);
     uv_timer_start(&lw->timer, on_dispose_tick, 0, 20);

@@ -83,7 +83,8 @@ struct gw_live_worker {
     unsigned index;
     struct lws_context *ctx; /* NULL once destroyed */
     struct lws_vhost *vh;
-    lws_retry_bo_t retry;    /* the WebSocket ping/hang-up policy */
+    lws_retry_bo_t retry;    /* lws's own ping/hang-up policy: kept out of the way (gw_live.c) */
+    uv_timer_t keepalive;    /* idle pings and dead peers (gw_ws_keepalive) */
     bool shutting_down, disposing, lws_destroying;
     gw_peeker_t *peekers;    /* connections being looked at */
     gw_wsconn_t *conns;      /* WebSockets */
@@ -137,6 +138,9 @@ struct gw_wsconn {
     char *rx;
     size_t rxlen, rxcap;
     bool rx_active, rx_binary;
+    /* keepalive: when the client last sent anything (uv_now), and a ping owed to it */
+    uint64_t last_rx_ms;
+    bool ping_due;
     /* outgoing */
     gw_wsout_t *out_head, *out_tail;
     size_t out_bytes;
@@ -158,6 +162,10 @@ void gw_ws_close(gw_wsconn_t *c, uint16_t code, const char *reason);
 void gw_ws_close_flush(gw_wsconn_t *c, uint16_t code, const char *reason);
 /* Frees a connection lws reported closed (its operations too). */
 void gw_ws_conn_closed(gw_wsconn_t *c);
+/* The worker's keepalive round (every half ping interval): a connection the client has
+ * been silent on for GATEWAY_WS_PING_INTERVAL_S is owed a ping; silent twice as long, it
+ * is presumed dead and closed. */
+void gw_ws_keepalive(gw_live_worker_t *lw);
 
 /* --- subscriptions and operations (gw_sub.c) -------------------------------------------------- */
 
