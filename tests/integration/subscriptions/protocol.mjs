@@ -4,7 +4,8 @@
 //
 // The gateways (test_subscriptions.c): `tight` has small limits (connection_init within
 // 500 ms, 3 operations, messages of 4 KiB, 64 KiB waiting to be sent), `slow` lets 5
-// events wait per connection, `doomed` is stopped by this script (SIGTERM) to see 1012.
+// events wait per connection, `lively` pings connections silent for 1 s (and drops those
+// silent for 2 s), `doomed` is stopped by this script (SIGTERM) to see 1012.
 // No service runs: events are published on Redis by the script.
 //
 // Usage: node protocol.mjs <config.json>
@@ -18,8 +19,8 @@ const { customer, customer2, admin, seller1 } = config.users;
 const PROTOCOL = 'graphql-transport-ws';
 
 // A connection with a queue of the messages received and the close it ended with.
-function connect(gateway, protocols = PROTOCOL) {
-  const ws = new WebSocket(wsUrl(gateway), protocols);
+function connect(gateway, protocols = PROTOCOL, options = {}) {
+  const ws = new WebSocket(wsUrl(gateway), protocols, options);
   const c = { ws, queue: [], waiters: [], closeEvent: null };
   ws.on('message', (data, binary) => {
     const m = binary ? { binary: true } : JSON.parse(data.toString());
@@ -39,8 +40,8 @@ function connect(gateway, protocols = PROTOCOL) {
 }
 
 // Opens, sends connection_init with the token (none: anonymous) and waits for the ack.
-async function ready(gateway, token) {
-  const c = connect(gateway);
+async function ready(gateway, token, options = {}) {
+  const c = connect(gateway, PROTOCOL, options);
   await c.opened;
   c.send({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} });
   const ack = await c.next();
@@ -316,6 +317,23 @@ await step('events waiting to run → 1013', async () => {
   for (let i = 0; i < 50; ++i) events.push(orderEvent(fakeOrder(oid(), customer.id, [seller1.id], 1), 'order.created'));
   await publish(events);
   await expectClose('more than 5 events waiting', c, 1013, 'Too slow: more than 5 events waiting');
+});
+
+await step('idle connections: pinged; one that never answers → 1001', async () => {
+  const c = await ready(config.lively, customer.token);
+  c.send({ id: 'mine', type: 'subscribe', payload: { query: 'subscription { myOrdersUpdated { version } }' } });
+  let pings = 0;
+  c.ws.on('ping', () => { pings += 1; });
+  await waitFor('three WebSocket pings from the gateway', () => pings >= 3, 10000);
+  check('a connection that answers the pings stays open', c.closeEvent === null, c.closeEvent);
+  const o = fakeOrder(oid(), customer.id, [seller1.id], 1);
+  await publish([orderEvent(o)]);
+  const m = await c.next();
+  check('and still gets its events', m.type === 'next' && m.payload.data.myOrdersUpdated.version === 1, m);
+  c.ws.close(1000);
+
+  const mute = await ready(config.lively, customer.token, { autoPong: false });
+  await expectClose('a client that never answers pings', mute, 1001, 'presumed dead');
 });
 
 await step('shutdown → 1012', async () => {

@@ -11,7 +11,8 @@
  *               Redis restarts, both gateways deliver again
  *   protocol    the raw graphql-transport-ws protocol with the npm `ws` client: every close
  *               code (4406, 4408, 4429, 4401, 4403, 4400, 4409, 1009, 1013 for a slow
- *               client, 1012 at shutdown), ping/pong, errors without complete, complete
+ *               client, 1001 for a peer that never answers pings, 1012 at shutdown),
+ *               ping/pong (the protocol's and the WebSocket's), errors without complete, complete
  *               freeing its subscription, queries and mutations answered once, the access
  *               token's expiry ending subscriptions
  *   playground  headless Chromium runs a subscription in the GraphiQL playground and sees
@@ -27,7 +28,7 @@
 #include "harness.h"
 
 static const char *mode;
-static mh_service_t *category, *product, *coupon, *order, *gw1, *gw2, *tight, *slow, *doomed;
+static mh_service_t *category, *product, *coupon, *order, *gw1, *gw2, *tight, *slow, *lively, *doomed;
 static json_t *config;
 static char config_path[1024];
 
@@ -131,10 +132,12 @@ static int setup(void **state)
                               "GATEWAY_WS_MAX_MESSAGE_BYTES=4096", "GATEWAY_WS_MAX_BUFFERED_BYTES=65536",
                               "GATEWAY_WS_MAX_PENDING_EVENTS=100000", NULL};
         const char *senv[] = {"GATEWAY_WS_MAX_PENDING_EVENTS=5", NULL};
+        const char *lenv[] = {"GATEWAY_WS_PING_INTERVAL_S=1", NULL};
         tight = mh_gateway_start(tenv);
         slow = mh_gateway_start(senv);
+        lively = mh_gateway_start(lenv);
         doomed = mh_gateway_start(NULL);
-        if (tight == NULL || slow == NULL || doomed == NULL)
+        if (tight == NULL || slow == NULL || lively == NULL || doomed == NULL)
             return -1;
         char forged[1024];
         snprintf(forged, sizeof(forged), "%s", customer.token);
@@ -148,6 +151,7 @@ static int setup(void **state)
         json_object_set_new(config, "tightLog", json_string(mh_service_log(tight)));
         json_object_set_new(config, "slow", json_string(mh_service_url(slow)));
         json_object_set_new(config, "slowLog", json_string(mh_service_log(slow)));
+        json_object_set_new(config, "lively", json_string(mh_service_url(lively)));
         json_object_set_new(config, "doomed", json_string(mh_service_url(doomed)));
         json_object_set_new(config, "doomedPid", json_integer(mh_service_pid(doomed)));
         return 0;
@@ -173,7 +177,7 @@ static int teardown(void **state)
 {
     (void)state;
     int rc = 0;
-    mh_service_t *all[] = {gw1, gw2, tight, slow, doomed, order, coupon, product, category};
+    mh_service_t *all[] = {gw1, gw2, tight, slow, lively, doomed, order, coupon, product, category};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); ++i)
         if (all[i] != NULL && mh_service_stop(all[i]) != 0)
             rc = -1;
