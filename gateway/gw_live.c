@@ -176,7 +176,7 @@ int gw_live_worker_init(gw_live_t *live, mc_worker_t *mw, gw_worker_t *w)
     if (gw_sub_worker_init(lw) != 0)
         return -1;
 
-    /* Pings are ours (gw_ws_keepalive, every half interval). lws's own validity checks
+    /* Pings are ours (gw_ws_keepalive, every second or half interval). lws's own validity checks
      * are off — a policy whose secs_since_valid_hangup is 0 — rather than left to lws's
      * default (a ping after 300 s): its ping path stalled connections' writable callbacks
      * (see gw_ws_keepalive), and every pong re-armed a per-connection timer in a sorted
@@ -184,8 +184,12 @@ int gw_live_worker_init(gw_live_t *live, mc_worker_t *mw, gw_worker_t *w)
      * made the gateway fall seconds behind). */
     lw->retry.secs_since_valid_ping = 0;
     lw->retry.secs_since_valid_hangup = 0;
-    uint64_t half = (uint64_t)live->cfg.ping_interval_s * 500;
-    uv_timer_start(&lw->keepalive, on_keepalive, half, half);
+    /* every second (or half interval): each connection is pinged close to when it fell
+     * silent, so connections opened over a minute are not all pinged in one burst */
+    uint64_t tick = (uint64_t)live->cfg.ping_interval_s * 500;
+    if (tick > 1000)
+        tick = 1000;
+    uv_timer_start(&lw->keepalive, on_keepalive, tick, tick);
     void *loops[1] = {lw->loop};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));

@@ -162,7 +162,7 @@ void gw_ws_close(gw_wsconn_t *c, uint16_t code, const char *reason);
 void gw_ws_close_flush(gw_wsconn_t *c, uint16_t code, const char *reason);
 /* Frees a connection lws reported closed (its operations too). */
 void gw_ws_conn_closed(gw_wsconn_t *c);
-/* The worker's keepalive round (every half ping interval): a connection the client has
+/* The worker's keepalive round (every second, or half the ping interval): a connection the client has
  * been silent on for GATEWAY_WS_PING_INTERVAL_S is owed a ping; silent twice as long, it
  * is presumed dead and closed. */
 void gw_ws_keepalive(gw_live_worker_t *lw);
