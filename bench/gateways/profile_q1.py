@@ -5,9 +5,9 @@ Why perf and not callgrind here: the gateway spends a large part of each request
 kernel (sockets to the client and to three services), which callgrind does not see; a
 sampling profile of the live process at saturation shows user and kernel time in their
 real proportions. perf samples the software clock (cpu-clock), which works in virtual
-machines without hardware counters. The Release build has symbols (it is not stripped),
-so functions are named even without frame pointers; self time by function needs no
-call stacks.
+machines without hardware counters. Self time by function needs no call stacks; the
+Release build's debug information (-g, which changes no code) tells which source
+directory each of our functions is in.
 """
 import os
 import re
@@ -15,21 +15,47 @@ import shutil
 import subprocess
 import threading
 
-import loadgen
+HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Components, matched on the shared object (and, for our binary, on the function's name).
-COMPONENTS = [
-    ("kernel (network, syscalls)", lambda dso, sym: dso.startswith("[kernel") or dso == "[unknown]" and sym.startswith("0xffff")),
-    ("jansson (JSON)", lambda dso, sym: "libjansson" in dso),
-    ("libc (malloc, memcpy, …)", lambda dso, sym: dso.startswith("libc.so") or dso.startswith("libc-")),
-    ("h2o (HTTP server and client)", lambda dso, sym: "libh2o" in dso),
-    ("libuv", lambda dso, sym: "libuv" in dso),
-    ("libcrypto/libssl", lambda dso, sym: "libcrypto" in dso or "libssl" in dso),
-    ("GraphQL engine (gql_*)", lambda dso, sym: dso.startswith("mercato-gateway") and sym.startswith("gql_")),
-    ("gateway (gw_*)", lambda dso, sym: dso.startswith("mercato-gateway") and sym.startswith("gw_")),
-    ("runtime (mc_*)", lambda dso, sym: dso.startswith("mercato-gateway") and sym.startswith("mc_")),
-    ("gateway binary, other", lambda dso, sym: dso.startswith("mercato-gateway")),
+# Components: our own functions by the directory of their source file (from the binary's
+# debug information: bench/run builds Release with -g), the rest by shared object.
+OWN = [("gateway/graphql/", "GraphQL engine (gateway/graphql: parse, validate, execute, write)"),
+       ("gateway/", "gateway (gateway/: REST bindings, JSON, HTTP, subscriptions)"),
+       ("lib/", "runtime (lib/: HTTP client and server, logs, config)")]
+LIBS = [
+    ("kernel (network, syscalls, scheduling)", lambda dso: dso.startswith("[kernel") or dso == "[unknown]"),
+    ("jansson (JSON)", lambda dso: "libjansson" in dso),
+    ("libc (malloc, memcpy, strings)", lambda dso: dso.startswith("libc.so") or dso.startswith("libc-")),
+    ("h2o (HTTP server and client)", lambda dso: "libh2o" in dso),
+    ("libuv (event loop)", lambda dso: "libuv" in dso),
+    ("libwebsockets", lambda dso: "libwebsockets" in dso),
+    ("OpenSSL", lambda dso: "libcrypto" in dso or "libssl" in dso),
 ]
+
+
+def source_dirs(binary, root):
+    """symbol -> the set of source paths (relative to root) defining it, from `nm -l`."""
+    out = {}
+    try:
+        r = subprocess.run(["nm", "-l", "--defined-only", binary], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return out
+    for line in r.stdout.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4 and parts[1] in "tTwW" and ":" in parts[3]:
+            path = os.path.relpath(parts[3].rsplit(":", 1)[0], root)
+            out.setdefault(parts[2], set()).add(path)
+    return out
+
+
+def component(dso, sym, own_files):
+    if dso.startswith("mercato-gateway"):
+        files = own_files.get(sym.split(".")[0], set())
+        for prefix, name in OWN:
+            if files and all(f.startswith(prefix) for f in files):
+                return name
+        return "gateway binary, other"
+    return next((n for n, f in LIBS if f(dso)), "other: " + dso)
 
 
 def run(bench):
@@ -63,13 +89,17 @@ def run(bench):
             rows.append((float(m.group(1)), m.group(2), m.group(4).strip(), m.group(3)))
     if not rows:
         return {"error": "perf report gave no samples: " + (rep.stderr[-500:] or rep.stdout[-500:])}
+    own_files = source_dirs(os.path.join(bench.build, "bin", "mercato-gateway"), os.path.dirname(os.path.dirname(HERE)))
     components = {}
     for pct, dso, sym, kind in rows:
         if kind == "k":
             dso = "[kernel.kallsyms]"
-        name = next((n for n, f in COMPONENTS if f(dso, sym)), "other: " + dso)
+        name = component(dso, sym, own_files)
         components[name] = components.get(name, 0.0) + pct
-    top = [{"percent": pct, "dso": dso, "symbol": sym} for pct, dso, sym, _ in sorted(rows, reverse=True)[:25]]
+    top = []
+    for pct, dso, sym, _ in sorted(rows, reverse=True)[:25]:
+        files = sorted(own_files.get(sym.split(".")[0], ())) if dso.startswith("mercato-gateway") else []
+        top.append({"percent": pct, "dso": dso, "symbol": sym, "source": ", ".join(files)})
     w = result.get("wrk", {})
     return {"seconds": seconds, "rps": w.get("rps"), "cpu_cores": w.get("usage", {}).get("target", {}).get("cpu_cores"),
             "components": dict(sorted(components.items(), key=lambda kv: -kv[1])), "top": top,
