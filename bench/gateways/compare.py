@@ -34,7 +34,7 @@ Settings (environment; defaults in brackets):
   BENCH_PORT_BASE [4400]      ports: gateway +0, services +1…+5, FerretDB +6, Redis +7,
                               peers +10…+12, ceiling +13
   BENCH_DATA [<build>/bench-data]  FerretDB's and Redis' data, logs; the catalog is kept
-                              between runs (seeding is idempotent)
+                              between runs (seeded once: a marker file)
   BENCH_FRESH [0]             1: start from an empty database
   BENCH_SERVICE_WORKERS [1]   WORKERS of each service
   BENCH_GATEWAY_WORKERS [1]   WORKERS of our gateway
@@ -73,37 +73,37 @@ import stack as stackmod  # noqa: E402
 GATEWAYS = ["mercato", "apollo", "jit", "hive"]
 
 
-def env_num(name, default, kind=int):
-    v = os.environ.get(name)
-    return kind(v) if v not in (None, "") else default
+def env_num(value, default, kind=int):
+    """A setting's value read from the environment (callers pass os.environ.get("NAME")
+    with the name written out, so the configuration reference test sees every read)."""
+    return kind(value) if value not in (None, "") else default
 
 
-def env_list(name, default):
-    v = os.environ.get(name)
-    return [x.strip() for x in (v if v not in (None, "") else default).split(",") if x.strip()]
+def env_list(value, default):
+    return [x.strip() for x in (value if value not in (None, "") else default).split(",") if x.strip()]
 
 
 class Settings:
     def __init__(self, build):
-        self.duration = env_num("BENCH_DURATION", 5)
-        self.warmup = env_num("BENCH_WARMUP", 4)
-        self.runs = env_num("BENCH_RUNS", 3)
-        self.connections = env_num("BENCH_CONNECTIONS", 64)
-        self.latency_connections = env_num("BENCH_LATENCY_CONNECTIONS", 16)
-        self.rate_fraction = env_num("BENCH_RATE_FRACTION", 0.5, float)
-        self.threads = env_num("BENCH_THREADS", 2)
-        self.products = env_num("BENCH_PRODUCTS", 5000)
-        self.port_base = env_num("BENCH_PORT_BASE", 4400)
+        self.duration = env_num(os.environ.get("BENCH_DURATION"), 5)
+        self.warmup = env_num(os.environ.get("BENCH_WARMUP"), 4)
+        self.runs = env_num(os.environ.get("BENCH_RUNS"), 3)
+        self.connections = env_num(os.environ.get("BENCH_CONNECTIONS"), 64)
+        self.latency_connections = env_num(os.environ.get("BENCH_LATENCY_CONNECTIONS"), 16)
+        self.rate_fraction = env_num(os.environ.get("BENCH_RATE_FRACTION"), 0.5, float)
+        self.threads = env_num(os.environ.get("BENCH_THREADS"), 2)
+        self.products = env_num(os.environ.get("BENCH_PRODUCTS"), 5000)
+        self.port_base = env_num(os.environ.get("BENCH_PORT_BASE"), 4400)
         self.data = os.environ.get("BENCH_DATA") or os.path.join(build, "bench-data")
         self.fresh = os.environ.get("BENCH_FRESH") == "1"
-        self.service_workers = env_num("BENCH_SERVICE_WORKERS", 1)
-        self.gateway_workers = env_num("BENCH_GATEWAY_WORKERS", 1)
-        self.peers = env_list("BENCH_PEERS", "apollo,jit,hive")
-        self.scenarios = env_list("BENCH_SCENARIOS", "Q1,Q2,Q3,Q4,M1,S1,profile")
-        self.m1_clients = env_num("BENCH_M1_CLIENTS", 4)
-        self.s1_clients = env_num("BENCH_S1_CLIENTS", 10000)
-        self.s1_rate = env_num("BENCH_S1_RATE", 1000)
-        self.s1_seconds = env_num("BENCH_S1_SECONDS", 20)
+        self.service_workers = env_num(os.environ.get("BENCH_SERVICE_WORKERS"), 1)
+        self.gateway_workers = env_num(os.environ.get("BENCH_GATEWAY_WORKERS"), 1)
+        self.peers = env_list(os.environ.get("BENCH_PEERS"), "apollo,jit,hive")
+        self.scenarios = env_list(os.environ.get("BENCH_SCENARIOS"), "Q1,Q2,Q3,Q4,M1,S1,profile")
+        self.m1_clients = env_num(os.environ.get("BENCH_M1_CLIENTS"), 4)
+        self.s1_clients = env_num(os.environ.get("BENCH_S1_CLIENTS"), 10000)
+        self.s1_rate = env_num(os.environ.get("BENCH_S1_RATE"), 1000)
+        self.s1_seconds = env_num(os.environ.get("BENCH_S1_SECONDS"), 20)
 
     def as_dict(self):
         return dict(self.__dict__)
