@@ -37,8 +37,8 @@ def wrk(url, duration, connections, threads, script=REQUEST_LUA, env=None, timeo
     secs = out["duration_us"] / 1e6
     out["seconds"] = secs
     out["rps"] = out["requests"] / secs if secs > 0 else 0.0
-    out["errors"] = sum(out.get(k, 0) for k in ("connect_errors", "read_errors", "write_errors", "timeouts")) \
-        + out.get("status_errors", 0)
+    out["errors"] = sum(out.get(k, 0) for k in ("connect_errors", "read_errors", "write_errors", "timeouts",
+                                                 "status_errors", "graphql_errors"))
     return out
 
 

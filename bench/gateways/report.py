@@ -290,14 +290,16 @@ class Report:
             self.w(f"At a fixed {fnum(fr['rate'])} requests/s ({fnum(fr['connections'])} connections, Poisson arrivals; "
                    "half the slowest gateway's saturation rate):")
             self.w()
-            self.w("| | achieved/s | p50 ms (min–max) | p99 ms (min–max) | CPU (cores) |")
-            self.w("|---|---:|---:|---:|---:|")
+            self.w("| | achieved/s | requests per run | p50 ms (min–max) | p99 ms (min–max) | errors | CPU (cores) |")
+            self.w("|---|---:|---:|---:|---:|---:|---:|")
             for n in [g for g in GATEWAY_ORDER if g in res["latency"]]:
                 p50, p99 = self.lat(sc, n, "p50_us"), self.lat(sc, n, "p99_us")
                 a, b = span(p50)
                 c, d = span(p99)
-                self.w(f"| {label(n)} | {fnum(med(self.lat(sc, n, 'rps')))} | {fms(med(p50))} ({fms(a)}–{fms(b)}) | "
-                       f"{fms(med(p99))} ({fms(c)}–{fms(d)}) | {fnum(med(self.usage(sc, n, 'cpu_cores', 'latency')), 2)} |")
+                errs = sum(x or 0 for x in self.lat(sc, n, "errors"))
+                self.w(f"| {label(n)} | {fnum(med(self.lat(sc, n, 'rps')))} | {fnum(med(self.lat(sc, n, 'requests')))} | "
+                       f"{fms(med(p50))} ({fms(a)}–{fms(b)}) | {fms(med(p99))} ({fms(c)}–{fms(d)}) | {errs} | "
+                       f"{fnum(med(self.usage(sc, n, 'cpu_cores', 'latency')), 2)} |")
             self.w()
 
     def m1(self):
@@ -414,6 +416,9 @@ class Report:
                "second. Latency at a fixed rate: each connection waits an exponentially distributed pause "
                "before each request (bench/gateways/wrk/request.lua), so requests arrive as a Poisson process at "
                "the rate shown, the same for every gateway.")
+        self.w("- Errors count failed connections, non-2xx answers and answers whose body carries GraphQL `errors` "
+               "(partial data after an upstream timeout counts as an error, not as throughput). At the fixed rate a "
+               "run holds few requests when the rate is low: its p99 is then close to its slowest request.")
         self.w("- CPU is the user + system time of the process under test (and its children) during the run, "
                "divided by the run's wall time; peak memory its peak resident size during the run (VmHWM, reset "
                "before each run).")

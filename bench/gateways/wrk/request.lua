@@ -8,8 +8,8 @@
 --                     holds the offered rate at connections * 1000 / BENCH_PACE_MS per
 --                     second as long as answers take much less than the pause.
 --   BENCH_HEADER      one extra header line "Name: value" (optional)
--- At the end it prints one line "BENCH_JSON {…}" with the counts and latency percentiles
--- (microseconds, from wrk's own histogram).
+-- At the end it prints one line "BENCH_JSON {…}" with the counts (graphql_errors: answers
+-- 200 whose body has "errors") and latency percentiles (microseconds, wrk's histogram).
 local method = os.getenv("BENCH_METHOD") or "POST"
 local pace = tonumber(os.getenv("BENCH_PACE_MS") or "0") or 0
 local body = nil
@@ -30,6 +30,23 @@ if extra and extra ~= "" then
   wrk.headers[name] = value
 end
 
+-- Answers that carry GraphQL errors (a gateway answering 200 with partial data or none,
+-- e.g. after an upstream timeout) are counted apart: fast wrong answers must not pass
+-- for throughput. Each thread counts in its own Lua state; done() sums them.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+graphql_errors = 0
+
+function response(status, headers, body)
+  if status == 200 and body ~= nil and string.find(body, '"errors"', 1, true) then
+    graphql_errors = graphql_errors + 1
+  end
+end
+
 function init(args)
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
@@ -46,11 +63,15 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local gql = 0
+  for _, t in ipairs(threads) do
+    gql = gql + (tonumber(t:get("graphql_errors")) or 0)
+  end
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect_errors":%d,"read_errors":%d,' ..
-    '"write_errors":%d,"status_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
+    '"write_errors":%d,"status_errors":%d,"timeouts":%d,"graphql_errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
     '"p999_us":%d,"max_us":%d,"mean_us":%.1f}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, gql,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
     latency.max, latency.mean))
 end
