@@ -18,12 +18,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SCRIPT = os.path.join(ROOT, "bench", "subscriptions", "bench.mjs")
 
-NUM = r"([\d.]+|NaN)"
+NUM = r"([\d.,]+|NaN)"
 
 
 def _f(x):
     try:
-        return float(x)
+        return float(x.replace(",", ""))
     except (TypeError, ValueError):
         return None
 
@@ -41,7 +41,7 @@ def parse(out):
     m = re.search(r"stream: (\d+) events in " + NUM + r" s \(" + NUM + r"/s asked (\d+)/s\)", out)
     if m:
         r["published"], r["stream_s"], r["rate"], r["rate_asked"] = int(m.group(1)), _f(m.group(2)), _f(m.group(3)), \
-            int(m.group(4))
+            int(m.group(4).replace(",", ""))
     m = re.search(r"delivered: (\d+) \((-?\d+) missing\), (\d+) out of order, (\d+) unexpected, (\d+) error messages, "
                   r"(\d+) sockets closed", out)
     if m:
