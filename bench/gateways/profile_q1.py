@@ -44,7 +44,7 @@ def source_dirs(binary, root):
         parts = line.split(None, 3)
         if len(parts) == 4 and parts[1] in "tTwW" and ":" in parts[3]:
             path = os.path.relpath(parts[3].rsplit(":", 1)[0], root)
-            out.setdefault(parts[2], set()).add(path)
+            out.setdefault(parts[2].split(".")[0], set()).add(path)  # resolve_field.isra.0: resolve_field
     return out
 
 
@@ -99,6 +99,12 @@ def run(bench):
             dso = "[kernel.kallsyms]"
         name = component(dso, sym, own_files)
         components[name] = components.get(name, 0.0) + pct
+    by_file = {}
+    for pct, dso, sym, _ in rows:
+        if dso.startswith("mercato-gateway"):
+            files = own_files.get(sym.split(".")[0], set())
+            key = next(iter(files)) if len(files) == 1 else "(several or unknown files)"
+            by_file[key] = by_file.get(key, 0.0) + pct
     top = []
     for pct, dso, sym, _ in sorted(rows, reverse=True)[:25]:
         files = sorted(own_files.get(sym.split(".")[0], ())) if dso.startswith("mercato-gateway") else []
@@ -106,6 +112,7 @@ def run(bench):
     w = result.get("wrk", {})
     return {"seconds": seconds, "rps": w.get("rps"), "cpu_cores": w.get("usage", {}).get("target", {}).get("cpu_cores"),
             "components": dict(sorted(components.items(), key=lambda kv: -kv[1])), "top": top,
+            "own_files": dict(sorted(by_file.items(), key=lambda kv: -kv[1])),
             "tool": "perf record -F 999 (cpu-clock) on the gateway process, self time"}
 
 

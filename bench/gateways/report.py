@@ -391,6 +391,14 @@ class Report:
             if v >= 0.5:
                 self.w(f"| {k} | {v:.1f} % |")
         self.w()
+        if p.get("own_files"):
+            self.w("Our own code by source file:")
+            self.w()
+            self.w("| file | share |")
+            self.w("|---|---:|")
+            for f, v in sorted(p["own_files"].items(), key=lambda kv: -kv[1])[:8]:
+                self.w(f"| `{f}` | {v:.1f} % |")
+            self.w()
         self.w("Functions with the most self time:")
         self.w()
         self.w("| share | function | in |")
