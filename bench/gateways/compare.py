@@ -368,10 +368,43 @@ class Bench:
         out = [("ceiling", self.stack.url("ceiling", "/" + scenario), self.queries[scenario]["mercato"], "POST")]
         for g in gateways:
             out.append((g, self.gateway_url(g), self.queries[scenario][g], "POST"))
-        for name, path in self.rest_calls(scenario):
+        calls = self.rest_calls(scenario)
+        for name, path in calls:
             service = name.split(":")[1]
             out.append((name, self.stack.url(service, path), None, "GET"))
+        if len(calls) > 1:
+            out.append(("rest:all", None, None, "GET"))
         return out
+
+    def run_rest_all(self, scenario, duration, connections):
+        """The scenario's upstream calls all at once, as a gateway makes them: one wrk per
+        call, at the same time, the connections shared out. A request needs one answer of
+        each, so the set's rate is the slowest call's rate under that shared load."""
+        import threading
+        calls = self.rest_calls(scenario)
+        per = max(1, connections // len(calls))
+        if self.refresh_before:
+            self.refresh_pages(duration)
+        outs = [None] * len(calls)
+
+        def one(i, name, path):
+            outs[i] = loadgen.wrk(self.stack.url(name.split(":")[1], path), duration, per, 1,
+                                  env={"BENCH_METHOD": "GET", "BENCH_PACE_MS": "0"})
+
+        def run_all():
+            ts = [threading.Thread(target=one, args=(i, n, p)) for i, (n, p) in enumerate(calls)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            if any(o is None for o in outs):
+                raise loadgen.WrkError("a wrk of the concurrent REST calls failed")
+        _, usage = loadgen.measured(self.pids_of_stack(), run_all)
+        slowest = min(outs, key=lambda o: o["rps"])
+        return {"rps": slowest["rps"], "requests": slowest["requests"], "seconds": slowest["seconds"],
+                "p50_us": max(o["p50_us"] for o in outs), "p99_us": max(o["p99_us"] for o in outs),
+                "errors": sum(o["errors"] for o in outs), "usage": usage,
+                "calls": {n: {"rps": o["rps"], "p99_us": o["p99_us"]} for (n, _), o in zip(calls, outs)}}
 
     def rest_calls(self, scenario):
         """The upstream calls our gateway makes for the scenario, as (rest:<service>, path).
@@ -410,11 +443,15 @@ class Bench:
                "rest_calls": [p for _, p in self.rest_calls(scenario)]}
         self.results["scenarios"][scenario] = res
         self.refresh_before = scenario in ("Q1", "Q2")
+        def measure(name, url, body, method, seconds):
+            if name == "rest:all":
+                return self.run_rest_all(scenario, seconds, s.connections)
+            return self.run_wrk(name, url, body, seconds, s.connections, method=method)
         for name, url, body, method in targets:  # warm-up: caches, JIT compilers, connection pools
-            self.run_wrk(name, url, body, s.warmup, s.connections, method=method)
+            measure(name, url, body, method, s.warmup)
         for run in range(s.runs):
             for name, url, body, method in targets:
-                r = self.run_wrk(name, url, body, s.duration, s.connections, method=method)
+                r = measure(name, url, body, method, s.duration)
                 res["saturation"].setdefault(name, []).append(r)
                 log(f"{scenario} saturation run {run + 1}/{s.runs} {name}: {r['rps']:.0f}/s "
                     f"p99 {r['p99_us'] / 1000:.1f} ms, errors {r['errors']}, "

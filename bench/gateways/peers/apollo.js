@@ -1,7 +1,7 @@
 // Apollo Server 4 over the services (resolvers.js): the seed design's own stack, set up
-// as its documentation recommends for production — startStandaloneServer, NODE_ENV
+// as its documentation shows it — startStandaloneServer (Express underneath), NODE_ENV
 // production, no landing page, no stack traces; its parsed-and-validated document cache
-// (on by default) is kept. One process, one event loop (see bench/RESULTS.md on cluster).
+// (on by default) is kept. One process, one event loop (like our gateway with WORKERS=1).
 //
 //   PORT=4010 node apollo.js
 'use strict';
