@@ -358,8 +358,16 @@ class Report:
                "(UPSTREAM_UNAVAILABLE; the order service undoes it). Ten-line orders, three times the database work, "
                "run with a quarter of the clients.")
         self.w()
-        self.w("What bounds it: the database. FerretDB on SQLite runs near a full core during every run while the "
-               "services and the gateway use a fraction of one (the CPU columns); a checkout is about 30 FerretDB "
+        runs = m1["runs"].get("1 line/gateway", [])
+        if runs:
+            cpu = {k: med([x["usage"].get(k, {}).get("cpu_cores") for x in runs])
+                   for k in ("ferretdb", "product", "order", "redis", "target")}
+            self.w("CPU during the 1-line runs through our gateway (cores, median): "
+                   + ", ".join(f"{'gateway' if k == 'target' else k} {fnum(v, 2)}" for k, v in cpu.items()
+                               if v is not None) + ".")
+            self.w()
+        self.w("What bounds it: the database. FerretDB on SQLite uses the most CPU of any process in every run "
+               "while the services and the gateway use a fraction of a core; a checkout is about 30 FerretDB "
                "commands for one line and 90 for ten (bench/checkout/README.md). The seed design's 1,000 orders/s "
                "needs MongoDB (a replica set, as docker-compose.yml runs) and several order and product processes; "
                "the gateway's share of a checkout is the GraphQL request and one upstream call.")
