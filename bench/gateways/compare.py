@@ -164,7 +164,9 @@ def machine(build):
         "gcc": sh(["gcc", "-dumpfullversion"]), "node": sh(["node", "--version"]),
         "build_type": cache.get("CMAKE_BUILD_TYPE", "?"), "packages": pkgs, "node_packages": node_pkgs,
         "commit": sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
-        "dirty": bool(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])),
+        # local changes other than this command's own outputs (the last run's report)
+        "dirty": bool(sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                          ":!bench/RESULTS.md", ":!bench/results.json", ":!bench/charts"])),
     }
 
 
