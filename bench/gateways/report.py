@@ -40,6 +40,7 @@ DESCRIPTIONS = {
     "Q4": "one product by id (the product service answers from its Redis cache)",
 }
 GATEWAY_ORDER = ["mercato", "apollo", "jit", "hive"]
+COLORS = {"ceiling": "#9400d3", "mercato": "#009e73", "apollo": "#56b4e9", "jit": "#e69f00", "hive": "#f0e442"}
 
 
 def med(xs):
@@ -514,7 +515,8 @@ class Report:
         plots = []
         for i, c in enumerate(cols):
             b = 2 + 3 * i
-            plots.append(f"'{data}' using {b}:{b + 1}:{b + 2}:xtic(1) title '{SHORT.get(c, c)}'")
+            plots.append(f"'{data}' using {b}:{b + 1}:{b + 2}:xtic(1) title '{SHORT.get(c, c)}' "
+                         f"lc rgb '{COLORS.get(c, '#808080')}'")
         return self.gnuplot("throughput.png", f"""
 set title 'Requests per second at saturation (median, bars: min-max; log scale)'
 set style data histogram
@@ -546,7 +548,8 @@ plot {', '.join(plots)}
         plots = []
         for i, c in enumerate(cols):
             b = 2 + 3 * i
-            plots.append(f"'{data}' using {b}:{b + 1}:{b + 2}:xtic(1) title '{SHORT.get(c, c)}'")
+            plots.append(f"'{data}' using {b}:{b + 1}:{b + 2}:xtic(1) title '{SHORT.get(c, c)}' "
+                         f"lc rgb '{COLORS.get(c, '#808080')}'")
         return self.gnuplot("latency-p99.png", f"""
 set title 'p99 latency at the same fixed rate per scenario (median, bars: min-max; log scale)'
 set style data histogram
@@ -570,7 +573,8 @@ plot {', '.join(plots)}
                 ours = med(self.sat(sc, "mercato"))
                 row = [sc] + [str(ratio(ours, med(self.sat(sc, p))) or "NaN") for p in peers]
                 f.write(" ".join(row) + "\n")
-        plots = [f"'{data}' using {2 + i}:xtic(1) title 'vs {SHORT.get(p, p)}'" for i, p in enumerate(peers)]
+        plots = [f"'{data}' using {2 + i}:xtic(1) title 'vs {SHORT.get(p, p)}' lc rgb '{COLORS.get(p, '#808080')}'"
+                 for i, p in enumerate(peers)]
         return self.gnuplot("ratios.png", f"""
 set title 'Mercato requests/s divided by each peer''s, same run (log scale)'
 set style data histogram
