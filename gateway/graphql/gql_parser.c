@@ -92,9 +92,7 @@ typedef struct lexeme {
 #define INLINE_TOKENS 256
 #define INLINE_LINES 128
 #define INLINE_SCRATCH 2048
-#define INLINE_TEXT 8192
-/* Zero bytes after the lexer's copy of the text. */
-#define TEXT_PAD 32
+#define INLINE_TEXT 8192 /* a multiple of 64 */
 /* Brackets whose contents the lexer counts; deeper ones (the parser refuses them
  * anyway, see GQL_MAX_NESTING) get no count. */
 #define LEX_STACK 256
@@ -102,7 +100,10 @@ typedef struct lexeme {
 typedef struct parser {
     const unsigned char *b;
     uint32_t len;
-    const unsigned char *text; /* the lexer's padded copy of b (see prelex_run()) */
+    /* the lexer's padded copy of b and its bitmap of name characters (see
+     * prepare_text()) */
+    const unsigned char *text;
+    const uint64_t *name_bits;
     const token *t; /* the current token */
     token la;       /* lookahead copy of a flagged token */
     token *toks;
@@ -125,6 +126,7 @@ typedef struct parser {
     size_t errlen;
     uint32_t errpos;
     int oom;
+    int raising; /* a flagged token's error is being raised */
     /* the lexer's state saved before calling a function that may raise */
     uint32_t lex_start, lex_nlines;
     /* work buffers for string decoding, owned by the parser so that a longjmp out
@@ -136,6 +138,7 @@ typedef struct parser {
     uint32_t ilines[INLINE_LINES];
     unsigned char iscratch[INLINE_SCRATCH];
     unsigned char itext[INLINE_TEXT];
+    uint64_t ibits[INLINE_TEXT / 64];
 } parser;
 
 /* ---- errors ---------------------------------------------------------------------- */
@@ -146,9 +149,15 @@ __attribute__((noreturn)) static void fail_oom(parser *p)
     longjmp(p->jb, 1);
 }
 
-/* Raises a syntax error whose message is the NUL-free text `msg` of `n` bytes. */
+__attribute__((noreturn)) static void fail_flagged(parser *p, const struct token *t);
+
+/* Raises a syntax error whose message is the NUL-free text `msg` of `n` bytes —
+ * unless the parser stands on a token that could not be lexed or is over the
+ * limit: graphql-js would have failed when it moved there, so that error wins. */
 __attribute__((noreturn)) static void fail_n(parser *p, uint32_t pos, const char *msg, size_t n)
 {
+    if (p->t && p->t->kind >= T_ERROR && !p->raising)
+        fail_flagged(p, p->t);
     p->errmsg = gql_arena_alloc(p->A, n + 15);
     if (!p->errmsg)
         fail_oom(p);
@@ -290,58 +299,6 @@ static const uint8_t name_char[256] = {
     ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
     ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
-
-/* Skips a run of spaces sixteen (or eight) at a time: indentation is most of a
- * document's ignored bytes. */
-static inline uint32_t skip_spaces(const unsigned char *b, uint32_t pos, uint32_t len)
-{
-#if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(' ');
-    while (pos + 16 <= len) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + pos));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) ^ 0xFFFFu;
-        if (m)
-            return pos + (uint32_t)__builtin_ctz(m);
-        pos += 16;
-    }
-#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (pos + 8 <= len) {
-        uint64_t x;
-        memcpy(&x, b + pos, 8);
-        x ^= 0x2020202020202020ull;
-        if (x)
-            return pos + ((uint32_t)__builtin_ctzll(x) >> 3); /* little-endian byte order */
-        pos += 8;
-    }
-#endif
-    while (pos < len && b[pos] == ' ')
-        pos++;
-    return pos;
-}
-
-/* The end of the name whose second byte is at `pos` (letters, digits, underscore). */
-static inline uint32_t name_end(const unsigned char *b, uint32_t pos, uint32_t len)
-{
-#if defined(__SSE2__)
-    /* range tests with signed compares: bytes >= 0x80 are negative and fall out */
-    const __m128i lower = _mm_set1_epi8(0x20), a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
-    const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1), us = _mm_set1_epi8('_');
-    while (pos + 16 <= len) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + pos));
-        __m128i l = _mm_or_si128(x, lower);
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, a1), _mm_cmplt_epi8(l, z1));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, d1), _mm_cmplt_epi8(x, d2));
-        __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmpeq_epi8(x, us));
-        unsigned m = (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
-        if (m)
-            return pos + (uint32_t)__builtin_ctz(m);
-        pos += 16;
-    }
-#endif
-    while (pos < len && name_char[b[pos]])
-        pos++;
-    return pos;
-}
 
 static inline int is_name_start(int c)
 {
@@ -585,14 +542,25 @@ static void tmp_push2(parser *p, size_t *n, uint32_t a, uint32_t b)
 }
 
 /* Spec BlockStringValue(): removes the common indentation and blank first/last lines. */
+/* Bytes that end a plain run inside a block string. */
+static const uint8_t block_special[256] = {
+    ['"'] = 1, ['\\'] = 1, ['\n'] = 1, ['\r'] = 1,
+    [0x80 ... 0xFF] = 1,
+};
+
 static void read_block_string(parser *p, uint32_t start, lexeme *t)
 {
+    const unsigned char *b = p->b;
     uint32_t pos = start + 3;
     size_t nl = 0;
     uint32_t line_start = pos;
     int found = 0;
     while (pos < p->len) {
-        int c = p->b[pos];
+        int c = b[pos];
+        if (!block_special[c]) {
+            pos++;
+            continue;
+        }
         if (c == '"' && at(p, pos + 1) == '"' && at(p, pos + 2) == '"') {
             found = 1;
             break;
@@ -612,7 +580,7 @@ static void read_block_string(parser *p, uint32_t start, lexeme *t)
             pos++;
         } else {
             uint32_t cp;
-            pos += (uint32_t)gql__utf8_decode(p->b + pos, p->b + p->len, &cp);
+            pos += (uint32_t)gql__utf8_decode(b + pos, b + p->len, &cp);
         }
     }
     if (!found)
@@ -629,7 +597,7 @@ static void read_block_string(parser *p, uint32_t start, lexeme *t)
     for (size_t i = 0; i < nl; i++) {
         uint32_t s = ls[i * 2], e = ls[i * 2 + 1];
         uint32_t ind = 0;
-        while (s + ind < e && is_ws(p->b[s + ind]))
+        while (s + ind < e && is_ws(b[s + ind]))
             ind++;
         if (s + ind == e)
             continue;
@@ -648,31 +616,49 @@ static void read_block_string(parser *p, uint32_t start, lexeme *t)
                 s = (e - s > common) ? s + common : e;
             if (i != first_non_empty)
                 gql_buf_putc(out, '\n');
-            /* copy, replacing \""" with """ and invalid UTF-8 with U+FFFD */
-            uint32_t q = s;
+            /* copy plain runs whole, replacing \""" with """ and invalid UTF-8 with
+             * U+FFFD */
+            uint32_t q = s, run = s;
             while (q < e) {
-                int c = p->b[q];
+                int c = b[q];
+                if (!block_special[c]) {
+                    q++;
+                    continue;
+                }
                 if (c == '\\' && at(p, q + 1) == '"' && at(p, q + 2) == '"' && at(p, q + 3) == '"') {
+                    gql_buf_append(out, b + run, q - run);
                     gql_buf_append(out, "\"\"\"", 3);
                     q += 4;
+                    run = q;
                     continue;
                 }
                 if (c < 0x80) {
-                    gql_buf_putc(out, (char)c);
                     q++;
                     continue;
                 }
                 uint32_t cp;
-                int k = gql__utf8_decode(p->b + q, p->b + p->len, &cp);
-                if (cp == 0xFFFD && !(k == 3 && c == 0xEF))
+                int k = gql__utf8_decode(b + q, b + p->len, &cp);
+                if (cp == 0xFFFD && !(k == 3 && c == 0xEF)) {
+                    gql_buf_append(out, b + run, q - run);
                     gql_buf_append(out, "\xEF\xBF\xBD", 3);
-                else
-                    gql_buf_append(out, p->b + q, (size_t)k);
+                    q += (uint32_t)k;
+                    run = q;
+                    continue;
+                }
                 q += (uint32_t)k;
             }
+            gql_buf_append(out, b + run, e - run);
         }
     }
     take_sbuf(p, t);
+}
+
+/* Skips a run of spaces (the exact lexer's way; prelex_run() has a faster one). */
+static inline uint32_t skip_spaces(const unsigned char *b, uint32_t pos, uint32_t len)
+{
+    while (pos < len && b[pos] == ' ')
+        pos++;
+    return pos;
 }
 
 /* The exact lexer: lexes the token that starts at or after `pos` (skipping ignored
@@ -780,6 +766,80 @@ static uint32_t keep_string(parser *p, gql_str v)
     return p->nstrs;
 }
 
+/* Bytes the lexer's copy takes for a text of `len` bytes: the text, its NUL, zero
+ * bytes up to a multiple of 64 and one more block of 64, so that any sixteen-byte
+ * load from a position up to the NUL stays inside. */
+static inline size_t text_size(uint32_t len)
+{
+    return ((size_t)len / 64 + 2) * 64;
+}
+
+/* Makes the lexer's copy of the text (`copy`, text_size() bytes) and, in the same
+ * pass, its bitmap of name characters (`bits`, text_size() / 64 words; bit i of
+ * word i / 64 is byte i): sixteen bytes are classified by a few SSE2 operations,
+ * and later the end of any name is a shift and a count of trailing zeros. */
+static void prepare_text(const unsigned char *src, uint32_t len, unsigned char *copy, uint64_t *bits)
+{
+    uint32_t nwords = (uint32_t)(text_size(len) / 64);
+    uint32_t full = len / 64;
+#if defined(__SSE2__)
+    /* range tests by offset and signed compare: x + (0x80 - lo) is below
+     * -128 + (hi - lo + 1) exactly for lo <= x <= hi (bytes >= 0x80 fall out) */
+    const __m128i dig_off = _mm_set1_epi8(0x80 - '0'), dig_lim = _mm_set1_epi8(-128 + 10);
+    const __m128i low = _mm_set1_epi8(0x20), alp_off = _mm_set1_epi8(0x80 - 'a'), alp_lim = _mm_set1_epi8(-128 + 26);
+    const __m128i us = _mm_set1_epi8('_');
+#endif
+    for (uint32_t w = 0; w < nwords; w++) {
+        unsigned char *d = copy + (size_t)w * 64;
+        const unsigned char *q = d;
+        if (w < full) {
+            q = src + (size_t)w * 64;
+        } else if (w == full) {
+            uint32_t rest = len - full * 64;
+            if (rest)
+                memcpy(d, src + (size_t)w * 64, rest);
+            memset(d + rest, 0, 64 - rest);
+        } else {
+            memset(d, 0, 64);
+        }
+        uint64_t m = 0;
+#if defined(__SSE2__)
+        for (int k = 0; k < 4; k++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+            if (w < full)
+                _mm_storeu_si128((__m128i *)(void *)(d + 16 * k), x);
+            __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, dig_off), dig_lim);
+            __m128i alp = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, low), alp_off), alp_lim);
+            __m128i ok = _mm_or_si128(_mm_or_si128(dig, alp), _mm_cmpeq_epi8(x, us));
+            m |= (uint64_t)(unsigned)_mm_movemask_epi8(ok) << (16 * k);
+        }
+#else
+        if (w < full)
+            memcpy(d, q, 64);
+        for (int k = 0; k < 64; k++)
+            m |= (uint64_t)name_char[q[k]] << k;
+#endif
+        bits[w] = m;
+    }
+}
+
+/* The end of the name whose second byte is at `pos`: the first clear bit from
+ * there (the bitmap ends with clear bits). */
+static inline uint32_t name_end(const uint64_t *bits, uint32_t pos)
+{
+    uint32_t w = pos >> 6;
+    /* bits shifted in from the top read as name characters: only a set bit of the
+     * complement stops, so a name running past the word goes on in the next one */
+    uint64_t x = ~bits[w] >> (pos & 63);
+    if (__builtin_expect(x != 0, 1))
+        return pos + (uint32_t)__builtin_ctzll(x);
+    for (;;) {
+        x = ~bits[++w];
+        if (x)
+            return (w << 6) + (uint32_t)__builtin_ctzll(x);
+    }
+}
+
 /* Skips spaces in the padded copy (the NUL after the text stops it). */
 static inline uint32_t skip_spaces_padded(const unsigned char *b, uint32_t pos)
 {
@@ -794,31 +854,6 @@ static inline uint32_t skip_spaces_padded(const unsigned char *b, uint32_t pos)
     }
 #else
     while (b[pos] == ' ')
-        pos++;
-    return pos;
-#endif
-}
-
-/* The end of a name in the padded copy, from its second byte. */
-static inline uint32_t name_end_padded(const unsigned char *b, uint32_t pos)
-{
-#if defined(__SSE2__)
-    /* range tests with signed compares: bytes >= 0x80 are negative and fall out */
-    const __m128i lower = _mm_set1_epi8(0x20), a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
-    const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1), us = _mm_set1_epi8('_');
-    for (;;) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + pos));
-        __m128i l = _mm_or_si128(x, lower);
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, a1), _mm_cmplt_epi8(l, z1));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, d1), _mm_cmplt_epi8(x, d2));
-        __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmpeq_epi8(x, us));
-        unsigned m = (unsigned)_mm_movemask_epi8(ok) ^ 0xFFFFu;
-        if (m)
-            return pos + (uint32_t)__builtin_ctz(m);
-        pos += 16;
-    }
-#else
-    while (name_char[b[pos]])
         pos++;
     return pos;
 #endif
@@ -858,25 +893,34 @@ static inline uint32_t string_special(const unsigned char *b, uint32_t pos)
  * are recorded as they are passed.
  *
  * It reads the padded copy p->text (NUL after the text, then more zero bytes), so
- * that no step needs a bounds check and sixteen-byte loads may run past the end;
- * the dispatch is a jump table indexed by the byte (computed goto), each handler
- * jumping straight to the next one. */
+ * that no step needs a bounds check and sixteen-byte loads may run past the end,
+ * and finds the ends of names in the bitmap made with the copy; the dispatch is a
+ * jump table indexed by the byte (computed goto), each handler jumping straight to
+ * the next one. */
 static __attribute__((noinline)) void prelex_run(parser *p)
 {
     const unsigned char *b = p->text;
+    const uint64_t *bits = p->name_bits;
     const uint32_t len = p->len;
     /* the index of the first token over the limit (limit + 1 must not overflow) */
     const uint32_t limit = p->max_tokens && p->max_tokens < UINT32_MAX - 2 ? p->max_tokens + 1 : UINT32_MAX - 1;
-    uint32_t open_at[LEX_STACK], open_count[LEX_STACK];
+    /* open brackets: where each is and the count of its parent so far */
+    struct {
+        token *at;
+        uint32_t count;
+    } open[LEX_STACK];
     uint32_t sp = 0, cnt = 0;
-    token *tk = p->toks;
-    uint32_t n = 1, pos = 0, e;
-    /* when n reaches `stop`, either the array is nearly full or the token limit is
-     * reached (n - 1 real tokens) */
-    uint32_t stop = p->tokcap - 2 < limit + 1 ? p->tokcap - 2 : limit + 1;
-    tk[0].kind = T_SOF;
-    tk[0].start = tk[0].end = 0;
-    tk[0].aux = 0;
+    token *t = p->toks, *stop;
+    /* the line table, kept in registers between the calls that may grow it */
+    uint32_t *lines = p->lines, nlines = p->nlines, caplines = p->caplines;
+    uint32_t pos = 0, e;
+    /* at `stop`, either the array is nearly full or the token limit is reached */
+#define SET_STOP() (stop = p->toks + (p->tokcap - 2 < limit + 1 ? p->tokcap - 2 : limit + 1))
+    SET_STOP();
+    t->kind = T_SOF;
+    t->start = t->end = 0;
+    t->aux = 0;
+    t++;
     /* every byte defaults to an error, then the classes override it */
 #pragma GCC diagnostic push
 #if defined(__clang__)
@@ -900,7 +944,7 @@ static __attribute__((noinline)) void prelex_run(parser *p)
 #define NEXT goto *dispatch[b[pos]]
 #define EMITTED                                                                                                        \
     do {                                                                                                               \
-        if (__builtin_expect(++n >= stop, 0))                                                                          \
+        if (__builtin_expect(++t >= stop, 0))                                                                          \
             goto full;                                                                                                 \
         NEXT;                                                                                                          \
     } while (0)
@@ -910,12 +954,24 @@ l_space:
     NEXT;
 l_lf:
     pos++;
-    add_line(p, pos);
+    if (__builtin_expect(nlines == caplines, 0))
+        goto more_lines;
+    lines[nlines++] = pos;
     pos = skip_spaces_padded(b, pos);
     NEXT;
 l_cr:
     pos += b[pos + 1] == '\n' ? 2 : 1;
-    add_line(p, pos);
+    if (__builtin_expect(nlines == caplines, 0))
+        goto more_lines;
+    lines[nlines++] = pos;
+    NEXT;
+more_lines:
+    /* the line starting at pos is added after growing the table */
+    p->nlines = nlines;
+    grow_lines(p);
+    lines = p->lines;
+    caplines = p->caplines;
+    lines[nlines++] = pos;
     NEXT;
 l_hash: {
     /* a comment runs to the end of the line (LF or CR) */
@@ -936,41 +992,41 @@ l_nul:
         goto eof;
     goto error;
 l_name:
-    e = name_end_padded(b, pos + 1);
-    tk[n].kind = T_NAME;
-    tk[n].start = pos;
-    tk[n].end = e;
+    e = name_end(bits, pos + 1);
+    t->kind = T_NAME;
+    t->start = pos;
+    t->end = e;
     pos = e;
     cnt++;
     EMITTED;
 l_punct:
-    tk[n].kind = punct_kind[b[pos]];
-    tk[n].start = pos;
-    tk[n].end = ++pos;
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
     cnt++;
     EMITTED;
 l_open:
-    tk[n].kind = punct_kind[b[pos]];
-    tk[n].start = pos;
-    tk[n].end = ++pos;
-    tk[n].aux = 0;
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
+    t->aux = 0;
     cnt++;
     if (sp < LEX_STACK) {
-        open_at[sp] = n;
-        open_count[sp] = cnt;
+        open[sp].at = t;
+        open[sp].count = cnt;
     }
     sp++;
     cnt = 0;
     EMITTED;
 l_close:
-    tk[n].kind = punct_kind[b[pos]];
-    tk[n].start = pos;
-    tk[n].end = ++pos;
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
     if (sp) {
         sp--;
         if (sp < LEX_STACK) {
-            tk[open_at[sp]].aux = cnt;
-            cnt = open_count[sp];
+            open[sp].at->aux = cnt;
+            cnt = open[sp].count;
         } else {
             cnt = 0;
         }
@@ -978,9 +1034,9 @@ l_close:
     EMITTED;
 l_dot:
     if (b[pos + 1] == '.' && b[pos + 2] == '.') {
-        tk[n].kind = T_SPREAD;
-        tk[n].start = pos;
-        tk[n].end = pos + 3;
+        t->kind = T_SPREAD;
+        t->start = pos;
+        t->end = pos + 3;
         pos += 3;
         cnt++;
         EMITTED;
@@ -1003,9 +1059,9 @@ l_num: {
     }
     if (b[q] == '.' || is_name_start(b[q]))
         goto slow;
-    tk[n].kind = T_INT;
-    tk[n].start = pos;
-    tk[n].end = q;
+    t->kind = T_INT;
+    t->start = pos;
+    t->end = q;
     pos = q;
     cnt++;
     EMITTED;
@@ -1014,10 +1070,10 @@ l_quote:
     if (b[pos + 1] != '"') {
         e = string_special(b, pos + 1);
         if (b[e] == '"') {
-            tk[n].kind = T_STRING;
-            tk[n].start = pos;
-            tk[n].end = e + 1;
-            tk[n].aux = 0;
+            t->kind = T_STRING;
+            t->start = pos;
+            t->end = e + 1;
+            t->aux = 0;
             pos = e + 1;
             cnt++;
             EMITTED;
@@ -1027,9 +1083,9 @@ l_quote:
 slow: {
     /* the exact readers, on the original text; they may raise */
     lexeme x;
-    p->ntoks = n;
+    p->ntoks = (uint32_t)(t - p->toks);
     p->lex_start = pos;
-    p->lex_nlines = p->nlines;
+    p->nlines = p->lex_nlines = nlines;
     x.start = pos;
     x.value.s = NULL;
     x.value.len = 0;
@@ -1039,39 +1095,54 @@ slow: {
         read_block_string(p, pos, &x);
     else
         read_string(p, pos, &x);
-    tk[n].kind = x.kind;
-    tk[n].start = pos;
-    tk[n].end = x.end;
-    tk[n].aux = 0;
+    t->kind = x.kind;
+    t->start = pos;
+    t->end = x.end;
+    t->aux = 0;
     if (x.kind == T_BLOCK_STRING || (x.kind == T_STRING && x.value.s != (const char *)p->b + pos + 1))
-        tk[n].aux = keep_string(p, x.value);
+        t->aux = keep_string(p, x.value);
+    lines = p->lines;
+    nlines = p->nlines;
+    caplines = p->caplines;
     pos = x.end;
     cnt++;
     EMITTED;
 }
-full:
+full: {
+    uint32_t n = (uint32_t)(t - p->toks);
     if (n - 1 >= limit) {
-        tk[n - 1].kind |= T_LIMIT;
+        t[-1].kind |= T_LIMIT;
         p->ntoks = n;
+        p->nlines = nlines;
         return;
     }
     p->ntoks = n;
+    /* the open brackets move with the array */
+    uint32_t at[LEX_STACK];
+    for (uint32_t i = 0; i < sp && i < LEX_STACK; i++)
+        at[i] = (uint32_t)(open[i].at - p->toks);
     grow_tokens(p);
-    tk = p->toks;
-    stop = p->tokcap - 2 < limit + 1 ? p->tokcap - 2 : limit + 1;
+    for (uint32_t i = 0; i < sp && i < LEX_STACK; i++)
+        open[i].at = p->toks + at[i];
+    t = p->toks + n;
+    SET_STOP();
     NEXT;
+}
 eof:
     /* EOF twice: the parser's last step moves past the first one */
-    tk[n].kind = tk[n + 1].kind = T_EOF;
-    tk[n].start = tk[n].end = tk[n + 1].start = tk[n + 1].end = len;
-    p->ntoks = n + 1;
+    t[0].kind = t[1].kind = T_EOF;
+    t[0].start = t[0].end = t[1].start = t[1].end = len;
+    p->ntoks = (uint32_t)(t - p->toks) + 1;
+    p->nlines = nlines;
     return;
 error:
-    tk[n].kind = T_ERROR;
-    tk[n].start = tk[n].end = pos;
-    p->ntoks = n + 1;
+    t->kind = T_ERROR;
+    t->start = t->end = pos;
+    p->ntoks = (uint32_t)(t - p->toks) + 1;
+    p->nlines = nlines;
 #undef NEXT
 #undef EMITTED
+#undef SET_STOP
 }
 
 static void prelex(parser *p)
@@ -1108,6 +1179,19 @@ static inline gql_str tval(const parser *p, const token *t)
     return v;
 }
 
+/* The parser reached a token prelex() could not lex (the exact lexer raises the
+ * error graphql-js gives there) or the first token over the limit. */
+__attribute__((noreturn, noinline)) static void fail_flagged(parser *p, const token *t)
+{
+    p->raising = 1;
+    if (t->kind == T_ERROR) {
+        lexeme x;
+        lex(p, t->start, &x);
+        fail(p, t->start, "Unexpected character."); /* not reached: lex() raised */
+    }
+    fail(p, t->start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
+}
+
 /* graphql-js getTokenDesc(): `Name "foo"`, `"{"`, `<EOF>` … */
 static size_t token_desc(const parser *p, const token *t, char *out, size_t outsz, gql_str *extra)
 {
@@ -1122,6 +1206,8 @@ static size_t token_desc(const parser *p, const token *t, char *out, size_t outs
  * bytes of a string value, so it is assembled by length). */
 __attribute__((noreturn)) static void fail_token(parser *p, uint32_t pos, const char *prefix, const token *t, const char *suffix)
 {
+    if (t->kind >= T_ERROR)
+        fail_flagged(p, t);
     char kind[32];
     gql_str val;
     token_desc(p, t, kind, sizeof kind, &val);
@@ -1150,28 +1236,13 @@ __attribute__((noreturn)) static void unexpected(parser *p, const token *t)
     fail_token(p, t->start, "Unexpected ", t, ".");
 }
 
-/* The parser reached a token prelex() could not lex: the exact lexer raises the
- * error graphql-js gives there. */
-__attribute__((noreturn, noinline)) static void fail_lex(parser *p, const token *t)
-{
-    lexeme x;
-    lex(p, t->start, &x);
-    fail(p, t->start, "Unexpected character."); /* not reached: lex() raised */
-}
-
-__attribute__((noreturn, noinline)) static void fail_flagged(parser *p, const token *t)
-{
-    if (t->kind == T_ERROR)
-        fail_lex(p, t);
-    fail(p, t->start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
-}
-
-/* Moves to the next token. */
+/* Moves to the next token. An error token or one over the limit is not raised
+ * here but when the parser looks at it (it always does before anything else can
+ * fail: every check of a kind fails for them and every message about the current
+ * token goes through fail_token()), which keeps this step a pointer increment. */
 static inline void advance(parser *p)
 {
-    const token *t = ++p->t;
-    if (__builtin_expect(t->kind >= T_ERROR, 0))
-        fail_flagged(p, t);
+    p->t++;
 }
 
 /* The token after the current one (graphql-js lookahead()): a token over the
@@ -1182,7 +1253,7 @@ static const token *lookahead(parser *p)
         return p->t;
     const token *n = p->t + 1;
     if (n->kind == T_ERROR)
-        fail_lex(p, n);
+        fail_flagged(p, n);
     if (n->kind & T_LIMIT) {
         p->la = *n;
         p->la.kind &= (uint8_t)~T_LIMIT;
@@ -1357,7 +1428,7 @@ static inline gql_str parse_name(parser *p, uint32_t *loc)
     return v;
 }
 
-static gql_value *parse_value(parser *p, int is_const);
+static gql_value *parse_value_any(parser *p, int is_const);
 
 static inline gql_value *new_value(parser *p, int kind, uint32_t loc)
 {
@@ -1390,7 +1461,45 @@ static gql_value *parse_variable_value(parser *p)
     return v;
 }
 
-static gql_value *parse_value(parser *p, int is_const)
+/* A value: the scalar kinds inline (most values are), the rest in
+ * parse_value_any(). */
+static inline gql_value *parse_value(parser *p, int is_const)
+{
+    const token *t = p->t;
+    gql_value *v;
+    switch (t->kind) {
+    case T_INT:
+        v = new_value(p, GQL_VALUE_INT, t->start);
+        break;
+    case T_FLOAT:
+        v = new_value(p, GQL_VALUE_FLOAT, t->start);
+        break;
+    case T_STRING:
+        if (t->aux)
+            return parse_value_any(p, is_const);
+        v = new_value(p, GQL_VALUE_STRING, t->start);
+        v->u.str.s = (const char *)p->b + t->start + 1;
+        v->u.str.len = t->end - t->start - 2;
+        p->t = t + 1;
+        return v;
+    case T_DOLLAR:
+        if (is_const || t[1].kind != T_NAME)
+            return parse_value_any(p, is_const);
+        v = new_value(p, GQL_VALUE_VARIABLE, t->start);
+        v->u.str.s = (const char *)p->b + t[1].start;
+        v->u.str.len = t[1].end - t[1].start;
+        p->t = t + 2;
+        return v;
+    default:
+        return parse_value_any(p, is_const);
+    }
+    v->u.str.s = (const char *)p->b + t->start;
+    v->u.str.len = t->end - t->start;
+    p->t = t + 1;
+    return v;
+}
+
+static gql_value *parse_value_any(parser *p, int is_const)
 {
     const token *t = p->t;
     switch (t->kind) {
@@ -1607,8 +1716,14 @@ static int parse_selection(parser *p, gql_selection *s)
         f->name = first;
         f->name_loc = l;
     }
-    f->args = parse_arguments(p, 0, &f->nargs);
-    f->dirs = parse_directives(p, 0, &f->ndirs);
+    f->args = NULL;
+    f->nargs = 0;
+    if (p->t->kind == T_PAREN_L)
+        f->args = parse_arguments(p, 0, &f->nargs);
+    f->dirs = NULL;
+    f->ndirs = 0;
+    if (p->t->kind == T_AT)
+        f->dirs = parse_directives(p, 0, &f->ndirs);
     if (p->t->kind == T_BRACE_L) {
         f->sel = parse_selection_set(p);
         return f->sel->has_spread;
@@ -1630,6 +1745,31 @@ static gql_selection_set *parse_selection_set(parser *p)
     int has_spread = 0;
     do {
         gql_selection *s = vec_add(p, &v, sizeof *s);
+        const token *t = p->t;
+        /* the usual selection, a bare field name (its leaf or its own set next) */
+        if (t->kind == T_NAME && (t[1].kind == T_NAME || t[1].kind == T_BRACE_R || t[1].kind == T_BRACE_L)) {
+            s->kind = GQL_SEL_FIELD;
+            s->loc = t->start;
+            gql_field_node *f = &s->u.field;
+            f->alias.s = NULL;
+            f->alias.len = 0;
+            f->alias_loc = 0;
+            f->name.s = (const char *)p->b + t->start;
+            f->name.len = t->end - t->start;
+            f->name_loc = t->start;
+            f->args = NULL;
+            f->nargs = 0;
+            f->dirs = NULL;
+            f->ndirs = 0;
+            p->t = t + 1;
+            if (t[1].kind == T_BRACE_L) {
+                f->sel = parse_selection_set(p);
+                has_spread |= f->sel->has_spread;
+            } else {
+                f->sel = NULL;
+            }
+            continue;
+        }
         has_spread |= parse_selection(p, s);
     } while (!expect_optional(p, T_BRACE_R));
     ss->items = v.items;
@@ -1992,9 +2132,11 @@ static int32_t find_fragment(const gql_document *doc, const gql_strmap *map, gql
         void *v = gql__strmap_get(map, name.s, name.len);
         return v ? (int32_t)((uintptr_t)v - 1) : -1;
     }
-    for (uint32_t i = 0; i < doc->nfragments; i++)
-        if (gql_str_eq(doc->fragments[i]->name, name))
+    for (uint32_t i = 0; i < doc->nfragments; i++) {
+        gql_str f = doc->fragments[i]->name;
+        if (f.len == name.len && f.s[0] == name.s[0] && memcmp(f.s, name.s, f.len) == 0)
             return (int32_t)i;
+    }
     return -1;
 }
 
@@ -2039,7 +2181,7 @@ static void parser_release(parser *p)
     if (p->toks != p->itoks)
         free(p->toks);
     if (p->text != p->itext)
-        free((void *)p->text);
+        free((void *)p->text); /* with the bitmap */
     if (p->lines != p->ilines)
         free(p->lines);
     if (p->scratch != p->iscratch)
@@ -2100,8 +2242,16 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
     p->b = (const unsigned char *)(text ? text : "");
     p->len = (uint32_t)len;
     p->max_tokens = opts->max_tokens;
+    /* about one token per four bytes of text, usually */
     p->toks = p->itoks;
     p->tokcap = INLINE_TOKENS;
+    if (len / 4 > INLINE_TOKENS) {
+        token *t = malloc((len / 4 + 16) * sizeof *t);
+        if (t) {
+            p->toks = t;
+            p->tokcap = (uint32_t)(len / 4 + 16);
+        }
+    }
     p->lines = p->ilines;
     p->caplines = INLINE_LINES;
     p->scratch = p->iscratch;
@@ -2112,13 +2262,23 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
     doc->source.len = (uint32_t)len;
 
     p->lines[p->nlines++] = 0;
-    unsigned char *copy = len + TEXT_PAD <= INLINE_TEXT ? p->itext : malloc(len + TEXT_PAD);
+    /* the lexer's copy of the text and its bitmap: inline, or one block */
+    size_t tsize = text_size((uint32_t)len);
+    unsigned char *copy;
+    uint64_t *bits;
+    if (tsize <= INLINE_TEXT) {
+        copy = p->itext;
+        bits = p->ibits;
+    } else {
+        copy = malloc(tsize + tsize / 8);
+        bits = (uint64_t *)(void *)(copy + tsize);
+    }
     p->text = copy ? copy : p->itext;
     if (!copy) {
         p->oom = 1;
     } else {
-        memcpy(copy, p->b, len);
-        memset(copy + len, 0, TEXT_PAD);
+        p->name_bits = bits;
+        prepare_text(p->b, (uint32_t)len, copy, bits);
         prelex(p);
     }
     if (setjmp(p->jb) == 0) {
