@@ -438,7 +438,11 @@ static void finish(mc_req_t *req, int status, const char *ctype, const char *bod
         h->res.reason = reason_phrase(status);
         h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
         h2o_add_header_by_str(&h->pool, &h->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, req->id, strlen(req->id));
-        h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        bool own_cache_control = false;
+        for (size_t i = 0; i < req->nhdrs; ++i)
+            own_cache_control = own_cache_control || strcmp(req->hdrs[i].name, "cache-control") == 0;
+        if (!own_cache_control) /* answers are per user unless the handler says otherwise */
+            h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
         h2o_add_header_by_str(&h->pool, &h->res.headers, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
         for (size_t i = 0; i < req->nhdrs; ++i)
             h2o_add_header_by_str(&h->pool, &h->res.headers, req->hdrs[i].name, strlen(req->hdrs[i].name), 1, NULL,
@@ -572,7 +576,10 @@ void mc_req_dispatch(mc_worker_t *w, h2o_req_t *h)
         return;
     }
     if (get && strcmp(req->path, "/ready") == 0) {
-        mc_server_handle_ready(req);
+        if (w->srv->opts.ready != NULL)
+            w->srv->opts.ready(req);
+        else
+            mc_server_handle_ready(req);
         return;
     }
     if (get && strcmp(req->path, "/openapi.json") == 0) {

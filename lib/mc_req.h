@@ -93,7 +93,8 @@ bool mc_req_require_internal(mc_req_t *req);
 /* True when the request carries the right internal key (no answer sent). */
 bool mc_req_is_internal(mc_req_t *req);
 
-/* Adds a response header (before answering). Name and value are copied. */
+/* Adds a response header (before answering). Name and value are copied. Answers carry
+ * Cache-Control: no-store unless the handler adds its own Cache-Control. */
 void mc_req_add_header(mc_req_t *req, const char *name, const char *value);
 
 /* Answers with a JSON body (reference stolen). */

@@ -54,6 +54,11 @@ const mc_jwt_t *mc_server_jwt(const mc_server_t *srv)
     return srv->jwt;
 }
 
+bool mc_server_shutting_down(const mc_server_t *srv)
+{
+    return atomic_load(&((mc_server_t *)srv)->shutting_down) != 0;
+}
+
 uv_loop_t *mc_worker_loop(const mc_worker_t *w)
 {
     return (uv_loop_t *)&w->loop;

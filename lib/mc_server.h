@@ -63,6 +63,9 @@ typedef struct mc_server_opts {
     /* Once, on the main thread, after every worker stopped. */
     void (*dispose)(mc_server_t *srv);
     void *data; /* the service's own global state */
+    /* Answers GET /ready instead of the built-in check of MongoDB and Redis (may be NULL).
+     * The gateway uses it to summarise the services it calls. */
+    mc_handler_t ready;
 } mc_server_opts_t;
 
 /* Starts the server and blocks until it has shut down. Returns the process exit code:
@@ -75,6 +78,8 @@ void *mc_server_data(const mc_server_t *srv);
 mc_mongo_t *mc_server_mongo(const mc_server_t *srv);
 /* The JWT verifier/signer (NULL unless use_jwt). */
 const mc_jwt_t *mc_server_jwt(const mc_server_t *srv);
+/* True once a graceful shutdown has begun (SIGTERM/SIGINT). Thread-safe. */
+bool mc_server_shutting_down(const mc_server_t *srv);
 
 uv_loop_t *mc_worker_loop(const mc_worker_t *w);
 mc_server_t *mc_worker_server(const mc_worker_t *w);

@@ -21,11 +21,12 @@ def secret():
         return f.read().strip()
 
 
-def admin_token():
-    """An access token for the seeding administrator, signed like the auth service's."""
+def admin_token(sub="000000000000000000000001", role="admin"):
+    """An access token (by default for the seeding administrator), signed like the auth
+    service's."""
     now = int(time.time())
     header = {"alg": "HS256", "typ": "JWT"}
-    claims = {"sub": "000000000000000000000001", "role": "admin", "typ": "access",
+    claims = {"sub": sub, "role": role, "typ": "access",
               "iss": os.environ.get("JWT_ISSUER", "mercato-auth"),
               "aud": os.environ.get("JWT_AUDIENCE", "mercato"),
               "iat": now, "nbf": now, "exp": now + 600, "jti": secrets.token_hex(16)}
@@ -34,12 +35,14 @@ def admin_token():
     return signing + "." + b64(sig)
 
 
-def call(method, url, body=None, token=None):
+def call(method, url, body=None, token=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             raw = r.read()
@@ -63,8 +66,13 @@ class Context:
         self.urls = {s: os.environ.get(s.upper() + "_URL") for s in ORDER}
         self.state = {}  # what earlier modules created (ids), for later ones
 
-    def call(self, method, url, body=None, token=None):
-        return call(method, url, body, token)
+    def call(self, method, url, body=None, token=None, headers=None):
+        return call(method, url, body, token, headers)
+
+    def token_for(self, sub, role):
+        """An access token acting as the user `sub` with `role` (demo orders are placed
+        as the demo customers)."""
+        return admin_token(sub, role)
 
 
 def up(url):

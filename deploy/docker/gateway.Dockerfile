@@ -34,7 +34,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libbson-1.0-0 libh2o0.13 libhiredis0.14 libjansson4 libjwt0 \
-      libmongoc-1.0-0 libssl3 libuv1 libwebsockets-evlib-uv libwebsockets17 \
+      libmongoc-1.0-0 libssl3 libuv1 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 mercato \
  && useradd --system --uid 10001 --gid mercato --home-dir /nonexistent --no-create-home \
@@ -45,6 +45,14 @@ COPY --chmod=0755 deploy/docker/healthcheck.sh /usr/local/bin/mercato-healthchec
 # to the working directory.
 WORKDIR /opt/mercato
 COPY --from=build /src/schema/ schema/
+# The playground's libraries (GraphiQL, React, the graphql-ws client) from the npm
+# packages scripts/setup installed, read at start from GATEWAY_PLAYGROUND_DIR
+# (node_modules below the working directory). The playground is off in production
+# unless GATEWAY_PLAYGROUND=on; then these files are not read.
+COPY --from=build /src/node_modules/react/umd/react.production.min.js node_modules/react/umd/
+COPY --from=build /src/node_modules/react-dom/umd/react-dom.production.min.js node_modules/react-dom/umd/
+COPY --from=build /src/node_modules/graphiql/graphiql.min.js /src/node_modules/graphiql/graphiql.min.css node_modules/graphiql/
+COPY --from=build /src/node_modules/graphql-ws/umd/graphql-ws.min.js node_modules/graphql-ws/umd/
 ENV HOST=0.0.0.0 \
     PORT=4000
 USER 10001:10001

@@ -6,7 +6,7 @@ the same products (names, prices, tags, stock); idempotent: a product whose slug
 exists is left alone. MERCATO_SEED_PRODUCTS sets how many (default 300; the benchmarks use
 thousands).
 
-Sellers: the ids in ctx.state["sellers"] (a list of ids, or of objects with an "id") when
+Sellers: the ids in ctx.state["seller_ids"] (from the auth seed) (a list of ids, or of objects with an "id") when
 an earlier seed module (auth) put them there; otherwise the demo seller ids below, which
 are only ids — no accounts exist for them until the auth service creates such users.
 """
@@ -137,7 +137,7 @@ def generate(count, category_ids, sellers):
 
 
 def seller_ids(ctx):
-    got = ctx.state.get("sellers") or []
+    got = ctx.state.get("seller_ids") or []
     ids = [s["id"] if isinstance(s, dict) else s for s in got]
     ids = [s for s in ids if isinstance(s, str) and len(s) == 24]
     return ids or DEMO_SELLERS

@@ -281,4 +281,44 @@ bool mh_smtp_token(const json_t *msg, char *out);
  * publish as a key set {"keys":[…]} the way Google does. NULL on a bad key. */
 json_t *mh_jwk(const char *public_pem, const char *kid);
 
+/* --- checkout (coupon and order services): tests/harness/mh_checkout.c -------------------- */
+
+/* A Redis subscriber on the harness's Redis that records every message of one channel,
+ * in arrival order. It reconnects by itself (every 20 ms) after Redis goes away; messages
+ * published while it is disconnected are of course not seen. */
+typedef struct mh_sub mh_sub_t;
+/* Subscribes and waits until the subscription is confirmed; NULL on failure. */
+mh_sub_t *mh_sub_start(const char *channel);
+/* Messages received so far. */
+size_t mh_sub_count(mh_sub_t *s);
+/* Message i parsed as JSON (new reference; NULL when out of range or not JSON). */
+json_t *mh_sub_message(mh_sub_t *s, size_t i);
+/* Waits until at least n messages arrived; false after timeout_ms. */
+bool mh_sub_wait(mh_sub_t *s, size_t n, unsigned timeout_ms);
+void mh_sub_stop(mh_sub_t *s);
+
+/* --- gateway ------------------------------------------------------------------------------- */
+
+/* Starts bin/mercato-gateway with the repository's schema/ and the playground's npm
+ * packages, and the extra environment env (NULL-terminated; e.g. "PRODUCT_URL=…";
+ * services without a URL point at a closed port). Waits for /health. NULL on failure. */
+mh_service_t *mh_gateway_start(const char *const *env);
+/* POST /graphql with {query, variables} (variables stolen, may be NULL) as token.
+ * Asserts a 200 JSON answer and returns it (new reference). */
+json_t *mh_gql(const mh_service_t *gw, const char *token, const char *query, json_t *variables);
+/* The value at a dotted path with list indexes ("data.products.edges.0.node.name"),
+ * borrowed; NULL when absent. */
+json_t *mh_json_at(const json_t *v, const char *path);
+/* The first error of a GraphQL answer with this extensions.code, or NULL. */
+json_t *mh_gql_error(const json_t *answer, const char *code);
+/* The current size of a service's captured log, and how many lines written since
+ * that offset contain `needle` (the services' access logs: one line per request). */
+size_t mh_log_mark(const mh_service_t *s);
+unsigned mh_log_count(const mh_service_t *s, size_t mark, const char *needle);
+/* Runs a command (argv NULL-terminated, argv[0] looked up in PATH) with its output in
+ * the test's log; returns its exit status (-1 when it could not run). */
+int mh_run(const char *const *argv);
+/* <repository>/<rel>, in a buffer valid for the run. */
+const char *mh_source_path(const char *rel);
+
 #endif

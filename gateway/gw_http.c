@@ -1,0 +1,571 @@
+/*
+ * GraphQL over HTTP (the GraphQL-over-HTTP draft, audited by graphql-http's 61 audits).
+ *
+ * Requests: POST with an application/json body {query, operationName, variables,
+ * extensions}; GET with the same as URL parameters (variables and extensions as JSON
+ * text). Mutations over GET are refused with 405 (Allow: POST), subscriptions over
+ * HTTP with a request error (they belong on the WebSocket).
+ *
+ * Responses: the Accept header chooses application/graphql-response+json or
+ * application/json (also for any type, "*" "/" "*", and when Accept is missing); nothing acceptable is
+ * 406. With application/json every well-formed request answers 200, errors included;
+ * with application/graphql-response+json a request that never executed (syntax,
+ * validation, variables, limits) answers 400. Requests that are not well-formed (no
+ * JSON, wrong parameter types, no query) answer 400 either way, unsupported request
+ * bodies 415, oversize ones 413. Every error body is GraphQL-shaped:
+ * {"errors":[{"message", "extensions":{"code"}}]}.
+ *
+ * A browser asking for text/html without a query gets the playground.
+ *
+ * Documents are parsed and validated once per worker and kept in a small LRU cache
+ * keyed by their text (clients send the same few documents over and over); variables
+ * and limits are checked per request.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "gw_gateway.h"
+#include "mc_log.h"
+#include "mc_util.h"
+
+typedef enum media {
+    MEDIA_NONE,
+    MEDIA_GQL,  /* application/graphql-response+json */
+    MEDIA_JSON, /* application/json */
+    MEDIA_HTML, /* text/html: the playground */
+} media_t;
+
+static const char CT_GQL[] = "application/graphql-response+json; charset=utf-8";
+static const char CT_JSON[] = "application/json; charset=utf-8";
+
+/* --- the document cache ---------------------------------------------------------------------- */
+
+typedef struct gw_doc {
+    gql_document *doc;
+    const gql_schema *schema; /* validated against */
+    char *text;
+    size_t len;
+    uint32_t hash;
+    int refs;    /* the cache's own + one per request using it */
+    bool cached;
+    struct gw_doc *prev, *next, *hnext;
+} gw_doc_t;
+
+typedef struct gw_doccache {
+    gw_doc_t **table;
+    uint32_t cap, count, capacity;
+    gw_doc_t *head, *tail; /* most recently used first */
+} gw_doccache_t;
+
+/* Documents longer than this are parsed every time rather than cached. */
+#define GW_DOCCACHE_MAX_TEXT (64u * 1024)
+
+void *gw_doccache_create(unsigned capacity)
+{
+    gw_doccache_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->capacity = capacity;
+    c->cap = 16;
+    while (c->cap < capacity * 2)
+        c->cap *= 2;
+    c->table = calloc(c->cap, sizeof(*c->table));
+    return c;
+}
+
+static void doc_release(gw_doc_t *d)
+{
+    if (--d->refs > 0)
+        return;
+    gql_document_free(d->doc);
+    free(d->text);
+    free(d);
+}
+
+static void lru_unlink(gw_doccache_t *c, gw_doc_t *d)
+{
+    if (d->prev != NULL)
+        d->prev->next = d->next;
+    else
+        c->head = d->next;
+    if (d->next != NULL)
+        d->next->prev = d->prev;
+    else
+        c->tail = d->prev;
+    d->prev = d->next = NULL;
+}
+
+static void lru_front(gw_doccache_t *c, gw_doc_t *d)
+{
+    d->next = c->head;
+    d->prev = NULL;
+    if (c->head != NULL)
+        c->head->prev = d;
+    c->head = d;
+    if (c->tail == NULL)
+        c->tail = d;
+}
+
+static void cache_remove(gw_doccache_t *c, gw_doc_t *d)
+{
+    gw_doc_t **pp = &c->table[d->hash & (c->cap - 1)];
+    while (*pp != NULL && *pp != d)
+        pp = &(*pp)->hnext;
+    if (*pp == d)
+        *pp = d->hnext;
+    lru_unlink(c, d);
+    --c->count;
+    d->cached = false;
+    doc_release(d);
+}
+
+void gw_doccache_free(void *cache)
+{
+    gw_doccache_t *c = cache;
+    if (c == NULL)
+        return;
+    while (c->head != NULL)
+        cache_remove(c, c->head);
+    free(c->table);
+    free(c);
+}
+
+static uint32_t text_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; ++i) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* A validated document for the text (a new reference), or NULL with errors. */
+static gw_doc_t *get_document(gw_doccache_t *c, const gw_gateway_t *g, const gql_schema *schema, const char *text,
+                              size_t len, gql_errors *errs)
+{
+    uint32_t hash = text_hash(text, len);
+    if (c != NULL && c->cap > 0) {
+        for (gw_doc_t *d = c->table[hash & (c->cap - 1)]; d != NULL; d = d->hnext) {
+            if (d->hash != hash || d->len != len || memcmp(d->text, text, len) != 0)
+                continue;
+            if (d->schema != schema) { /* the schema was reloaded: validate again */
+                cache_remove(c, d);
+                break;
+            }
+            lru_unlink(c, d);
+            lru_front(c, d);
+            ++d->refs;
+            return d;
+        }
+    }
+    gql_parse_options po;
+    memset(&po, 0, sizeof(po));
+    po.max_tokens = g->cfg.limits.max_tokens;
+    po.copy_source = true;
+    po.arena_limit = 64u << 20;
+    gql_document *doc = gql_parse(text, len, &po, errs);
+    if (doc == NULL)
+        return NULL;
+    if (gql_validate(schema, doc, NULL, errs) != 0) {
+        gql_document_free(doc);
+        return NULL;
+    }
+    gw_doc_t *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        gql_document_free(doc);
+        gql_errors_add(errs, "Out of memory.");
+        return NULL;
+    }
+    d->doc = doc;
+    d->schema = schema;
+    d->hash = hash;
+    d->len = len;
+    d->refs = 1;
+    if (c != NULL && c->capacity > 0 && len <= GW_DOCCACHE_MAX_TEXT && (d->text = malloc(len + 1)) != NULL) {
+        memcpy(d->text, text, len);
+        d->text[len] = '\0';
+        if (c->count >= c->capacity)
+            cache_remove(c, c->tail);
+        d->hnext = c->table[hash & (c->cap - 1)];
+        c->table[hash & (c->cap - 1)] = d;
+        lru_front(c, d);
+        ++c->count;
+        d->cached = true;
+        ++d->refs;
+    }
+    return d;
+}
+
+/* --- negotiation ------------------------------------------------------------------------------ */
+
+/* The media type to answer with, from the Accept header (q-values honoured; on a tie
+ * graphql-response+json, then JSON, then HTML). */
+static media_t negotiate(const char *accept)
+{
+    if (accept == NULL)
+        return MEDIA_JSON;
+    media_t best = MEDIA_NONE;
+    double bestq = 0;
+    bool any = false;
+    const char *p = accept;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *semi = memchr(p, ';', n);
+        size_t tl = semi != NULL ? (size_t)(semi - p) : n;
+        while (tl > 0 && (*p == ' ' || *p == '\t')) {
+            ++p;
+            --tl;
+            --n;
+        }
+        while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t'))
+            --tl;
+        double q = 1;
+        for (const char *s = semi; s != NULL && s < p + n;) {
+            ++s;
+            while (*s == ' ' || *s == '\t')
+                ++s;
+            if ((s[0] == 'q' || s[0] == 'Q') && s[1] == '=')
+                q = strtod(s + 2, NULL);
+            s = memchr(s, ';', (size_t)(p + n - s));
+        }
+        if (tl > 0)
+            any = true;
+        media_t m = MEDIA_NONE;
+        if (tl == 33 && strncasecmp(p, "application/graphql-response+json", 33) == 0)
+            m = MEDIA_GQL;
+        else if ((tl == 16 && strncasecmp(p, "application/json", 16) == 0) ||
+                 (tl == 13 && strncasecmp(p, "application/*", 13) == 0) || (tl == 3 && strncmp(p, "*/*", 3) == 0))
+            m = MEDIA_JSON;
+        else if (tl == 9 && strncasecmp(p, "text/html", 9) == 0)
+            m = MEDIA_HTML;
+        if (m != MEDIA_NONE && q > 0 && (q > bestq || (q == bestq && m < best))) {
+            best = m;
+            bestq = q;
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return any ? best : MEDIA_JSON;
+}
+
+/* --- answers ------------------------------------------------------------------------------------- */
+
+static const char *content_type(media_t m)
+{
+    return m == MEDIA_GQL ? CT_GQL : CT_JSON;
+}
+
+/* A request that is not well-formed: the status given, a GraphQL-shaped body. */
+static void respond_problem(mc_req_t *req, media_t m, int status, const char *code, const char *msg)
+{
+    json_t *body = json_pack("{s:[{s:s,s:{s:s}}]}", "errors", "message", msg, "extensions", "code", code);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    mc_respond_raw(req, status, content_type(m == MEDIA_NONE ? MEDIA_JSON : m), s, strlen(s));
+    free(s);
+}
+
+/* Errors before execution: 400 with graphql-response+json, 200 with application/json. */
+static void respond_request_errors(mc_req_t *req, media_t m, gql_errors *errs)
+{
+    gw_errors_default_code(errs, "BAD_USER_INPUT");
+    gql_buf out;
+    gql_buf_init(&out, 0);
+    gql_buf_puts(&out, "{\"errors\":");
+    gql_errors_write_json(errs, &out, false);
+    gql_buf_putc(&out, '}');
+    mc_respond_raw(req, m == MEDIA_GQL ? 400 : 200, content_type(m), out.data, out.len);
+    gql_buf_free(&out);
+}
+
+/* --- one request -------------------------------------------------------------------------------- */
+
+typedef struct gw_request {
+    mc_req_t *req;
+    media_t media;
+    gw_doc_t *doc;
+    json_t *params;
+    json_t *variables;
+    uint64_t start_ns;
+} gw_request_t;
+
+static bool request_gone(void *data)
+{
+    gw_request_t *r = data;
+    return mc_req_gone(r->req);
+}
+
+static void request_free(gw_request_t *r)
+{
+    if (r->doc != NULL)
+        doc_release(r->doc);
+    json_decref(r->params);
+    json_decref(r->variables);
+    free(r);
+}
+
+static void on_done(gw_op_t *op, void *data)
+{
+    gw_request_t *r = data;
+    gql_exec *e = gw_op_exec(op);
+    bool has_data = gql_exec_has_data(e);
+    if (gw_op_aborted(op)) {
+        respond_problem(r->req, r->media, 499, "BAD_USER_INPUT", "the client went away");
+    } else {
+        gw_errors_default_code(gql_exec_errors(e), has_data ? "INTERNAL" : "BAD_USER_INPUT");
+        gql_buf out;
+        gql_buf_init(&out, 0);
+        if (gql_exec_write_response(e, &out) != 0) {
+            respond_problem(r->req, r->media, 500, "INTERNAL", "the response is larger than the gateway sends");
+        } else {
+            int status = r->media == MEDIA_GQL && !has_data ? 400 : 200;
+            mc_respond_raw(r->req, status, content_type(r->media), out.data, out.len);
+        }
+        gql_buf_free(&out);
+    }
+    if (mc_log_enabled(MC_LOG_DEBUG))
+        mc_log_json(MC_LOG_DEBUG, mc_req_id(r->req), json_pack("{s:i}", "upstream_calls", (int)gw_op_calls(op)),
+                    "operation done");
+    gw_op_free(op);
+    request_free(r);
+}
+
+/* The operation the request selects (NULL: the engine reports why). */
+static const gql_operation_node *select_operation(const gql_document *doc, const char *name)
+{
+    const gql_operation_node *found = NULL;
+    for (uint32_t i = 0; i < doc->ndefs; ++i) {
+        const gql_definition *d = &doc->defs[i];
+        if (d->kind != GQL_DEF_OPERATION)
+            continue;
+        const gql_operation_node *o = &d->u.op;
+        if (name == NULL) {
+            if (found != NULL)
+                return NULL;
+            found = o;
+        } else if (o->name.s != NULL && gql_str_eqc(o->name, name)) {
+            return o;
+        }
+    }
+    return found;
+}
+
+/* Reads the parameters of a GET into a JSON object like a POST body. -1 after answering. */
+static json_t *get_params(mc_req_t *req, media_t m)
+{
+    json_t *p = json_object();
+    static const char *const names[] = {"query", "operationName", "variables", "extensions"};
+    for (size_t i = 0; i < 4; ++i) {
+        size_t n;
+        const char **vals = mc_req_query_all(req, names[i], &n);
+        if (n > 1) {
+            json_decref(p);
+            char msg[96];
+            snprintf(msg, sizeof(msg), "the parameter %s is given more than once", names[i]);
+            respond_problem(req, m, 400, "BAD_USER_INPUT", msg);
+            return NULL;
+        }
+        if (n == 0)
+            continue;
+        if (i < 2) {
+            json_t *s = json_string(vals[0]);
+            if (s == NULL) {
+                json_decref(p);
+                respond_problem(req, m, 400, "BAD_USER_INPUT", "a parameter is not valid UTF-8");
+                return NULL;
+            }
+            json_object_set_new(p, names[i], s);
+            continue;
+        }
+        json_error_t jerr;
+        json_t *v = json_loads(vals[0], JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        if (v == NULL) {
+            json_decref(p);
+            char msg[320];
+            snprintf(msg, sizeof(msg), "the parameter %s is not JSON: %s", names[i], jerr.text);
+            respond_problem(req, m, 400, "BAD_USER_INPUT", msg);
+            return NULL;
+        }
+        json_object_set_new(p, names[i], v);
+    }
+    return p;
+}
+
+/* True when the request body is declared as JSON (charset utf-8 or none). */
+static bool json_content_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    size_t t = n;
+    while (t > 0 && (ct[t - 1] == ' ' || ct[t - 1] == '\t'))
+        --t;
+    if (!(t == 16 && strncasecmp(ct, "application/json", 16) == 0))
+        return false;
+    for (const char *s = ct + n; *s == ';';) {
+        ++s;
+        while (*s == ' ' || *s == '\t')
+            ++s;
+        if (strncasecmp(s, "charset=", 8) == 0) {
+            const char *v = s + 8;
+            size_t vl = strcspn(v, "; \t");
+            if (!((vl == 5 && strncasecmp(v, "utf-8", 5) == 0) || (vl == 7 && strncasecmp(v, "\"utf-8\"", 7) == 0)))
+                return false;
+        }
+        s = strchr(s, ';');
+        if (s == NULL)
+            break;
+    }
+    return true;
+}
+
+static json_t *post_params(mc_req_t *req, media_t m)
+{
+    const mc_config_t *cfg = mc_server_config(mc_req_server(req));
+    size_t len;
+    const char *body = mc_req_body(req, &len);
+    const char *ct = mc_req_header(req, "content-type");
+    if (len > cfg->max_body_bytes) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes", cfg->max_body_bytes);
+        respond_problem(req, m, 413, "BAD_USER_INPUT", msg);
+        return NULL;
+    }
+    if (ct == NULL || !json_content_type(ct)) {
+        mc_req_add_header(req, "accept-post", "application/json");
+        respond_problem(req, m, 415, "BAD_USER_INPUT",
+                        ct == NULL ? "the request body must be declared as Content-Type: application/json"
+                                   : "the request body must be application/json (UTF-8)");
+        return NULL;
+    }
+    if (len == 0) {
+        respond_problem(req, m, 400, "BAD_USER_INPUT", "the request body is missing");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "the request body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", msg);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+void gw_handle_graphql(mc_req_t *req)
+{
+    gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    gw_worker_t *w = mc_worker_data(mc_req_worker(req));
+    bool is_get = strcmp(mc_req_method(req), "GET") == 0;
+    media_t m = negotiate(mc_req_header(req, "accept"));
+
+    if (is_get && m == MEDIA_HTML && mc_req_query(req, "query") == NULL) {
+        if (g->cfg.playground && g->assets_loaded) {
+            gw_playground_page(req);
+            return;
+        }
+        m = MEDIA_NONE;
+    }
+    if (m == MEDIA_NONE || m == MEDIA_HTML) {
+        respond_problem(req, MEDIA_JSON, 406, "BAD_USER_INPUT",
+                        "this endpoint answers application/graphql-response+json or application/json");
+        return;
+    }
+    json_t *params = is_get ? get_params(req, m) : post_params(req, m);
+    if (params == NULL)
+        return;
+
+    json_t *query = json_object_get(params, "query");
+    json_t *opname = json_object_get(params, "operationName");
+    json_t *vars = json_object_get(params, "variables");
+    json_t *ext = json_object_get(params, "extensions");
+    const char *problem = NULL;
+    if (query == NULL)
+        problem = "the query parameter is missing";
+    else if (!json_is_string(query))
+        problem = "the query parameter must be a string";
+    else if (opname != NULL && !json_is_null(opname) && !json_is_string(opname))
+        problem = "operationName must be a string or null";
+    else if (vars != NULL && !json_is_null(vars) && !json_is_object(vars))
+        problem = "variables must be an object or null";
+    else if (ext != NULL && !json_is_null(ext) && !json_is_object(ext))
+        problem = "extensions must be an object or null";
+    if (problem != NULL) {
+        json_decref(params);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", problem);
+        return;
+    }
+
+    gw_schema_t *schema = gw_gateway_schema(g);
+    gql_errors errs;
+    gql_errors_init(&errs);
+    gw_doc_t *doc = get_document(w != NULL ? w->docs : NULL, g, schema->gql, json_string_value(query),
+                                 json_string_length(query), &errs);
+    const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
+    if (doc == NULL) {
+        respond_request_errors(req, m, &errs);
+        goto Exit;
+    }
+    const gql_operation_node *op = select_operation(doc->doc, op_name);
+    if (op != NULL && op->operation == GQL_OP_MUTATION && is_get) {
+        mc_req_add_header(req, "allow", "POST");
+        respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
+        doc_release(doc);
+        goto Exit;
+    }
+    if (op != NULL && op->operation == GQL_OP_SUBSCRIPTION) {
+        gql_errors_add(&errs, "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.");
+        respond_request_errors(req, m, &errs);
+        doc_release(doc);
+        goto Exit;
+    }
+    json_t *variables = json_is_object(vars) ? json_incref(vars) : NULL;
+    if (gql_limits_check(schema->gql, doc->doc, op_name, variables, &g->cfg.limits, NULL, &errs) != 0) {
+        respond_request_errors(req, m, &errs);
+        json_decref(variables);
+        doc_release(doc);
+        goto Exit;
+    }
+
+    gw_request_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    r->req = req;
+    r->media = m;
+    r->doc = doc;
+    r->params = params;
+    r->variables = variables;
+    params = NULL;
+    const char *why = NULL;
+    const mc_claims_t *claims = mc_req_claims(req, &why);
+    const char *authz = claims != NULL ? mc_req_header(req, "authorization") : NULL;
+    gw_op_opts_t oo = {
+        .w = w,
+        .schema = schema,
+        .doc = doc->doc,
+        .operation_name = op_name != NULL ? mc_req_strndup(req, op_name, strlen(op_name)) : NULL,
+        .variables = variables,
+        .claims = claims,
+        .unauthenticated_why = why,
+        .authorization = authz,
+        .request_id = mc_req_id(req),
+        .client_address = gw_client_address(req, &g->cfg),
+        .internal_key = mc_server_config(mc_req_server(req))->internal_key,
+        .done = on_done,
+        .gone = request_gone,
+        .data = r,
+    };
+    gw_op_start(&oo);
+Exit:
+    gql_errors_free(&errs);
+    gw_schema_unref(schema);
+    json_decref(params);
+}

@@ -1,0 +1,133 @@
+/*
+ * The GraphQL gateway (port 4000): one GraphQL API stitched from the services' SDL
+ * files (schema/<service>.graphql), each field bound to REST calls by directives. See
+ * docs/gateway.md for the directives and the API, gw_gateway.h for the routes.
+ *
+ * Start-up: the configuration is read, every schema file is loaded and the merged
+ * schema validated — an invalid schema or binding stops the process with errors naming
+ * file and line —, the playground's files are loaded, then the workers start. Each
+ * worker has its HTTP client (keep-alive pools to every service) and document cache.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw_gateway.h"
+#include "gw_jalloc.h"
+#include "mc_http.h"
+#include "mc_log.h"
+
+static gw_gateway_t gateway;
+
+static int init(mc_server_t *srv)
+{
+    gw_gateway_t *g = mc_server_data(srv);
+    gql_errors errs;
+    gql_errors_init(&errs);
+    gw_schema_t *s = gw_schema_load(g->cfg.schema_dir, &g->services, &errs);
+    if (s == NULL) {
+        gql_buf out;
+        gql_buf_init(&out, 0);
+        gw_errors_print(&errs, &out);
+        fprintf(stderr, "%s", gql_buf_cstr(&out));
+        mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs.count),
+                    "the schema is invalid; the gateway does not start:\n%s", gql_buf_cstr(&out));
+        gql_buf_free(&out);
+        gql_errors_free(&errs);
+        return -1;
+    }
+    gql_errors_free(&errs);
+    g->schema = s;
+    mc_log_json(MC_LOG_INFO, NULL,
+                json_pack("{s:s,s:i,s:i}", "dir", g->cfg.schema_dir, "types", (int)s->gql->ntypes, "boundFields",
+                          (int)s->nbound),
+                "schema loaded");
+    if (g->cfg.playground) {
+        char err[512];
+        if (gw_playground_load(g, err, sizeof(err)) != 0) {
+            mc_log_error("the playground: %s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int worker_init(mc_worker_t *mw)
+{
+    gw_gateway_t *g = mc_server_data(mc_worker_server(mw));
+    gw_worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    /* The worker's own client to the services: keep-alive pools sized for fan-out. */
+    mc_http_client_opts_t ho = {
+        .default_timeout_ms = g->cfg.upstream_timeout_ms,
+        .pool_capacity = g->cfg.upstream_connections,
+    };
+    mc_http_client_t *http = mc_http_client_create(mc_worker_loop(mw), &ho);
+    if (http == NULL) {
+        free(w);
+        return -1;
+    }
+    gw_worker_init(w, mc_worker_loop(mw), http, g->cfg.upstream_timeout_ms);
+    w->docs = gw_doccache_create(g->cfg.document_cache);
+    mc_worker_set_data(mw, w);
+    return 0;
+}
+
+static void free_worker(gw_worker_t *w)
+{
+    free(w);
+}
+
+static void worker_dispose(mc_worker_t *mw)
+{
+    gw_worker_t *w = mc_worker_data(mw);
+    if (w == NULL)
+        return;
+    gw_doccache_free(w->docs);
+    w->docs = NULL;
+    mc_http_client_close(w->http);
+    w->http = NULL;
+    mc_worker_set_data(mw, NULL);
+    gw_worker_close(w, free_worker); /* freed once its idle handle is closed */
+    gw_jalloc_thread_done();
+}
+
+static void dispose(mc_server_t *srv)
+{
+    gw_gateway_t *g = mc_server_data(srv);
+    gw_schema_unref(g->schema);
+    g->schema = NULL;
+    gw_playground_free(g);
+}
+
+static const mc_route_t routes[] = {
+    {"GET", "/graphql", gw_handle_graphql},
+    {"POST", "/graphql", gw_handle_graphql},
+    {"GET", "/graphql/assets/:file", gw_handle_asset},
+};
+
+int main(void)
+{
+    gw_jalloc_install(); /* before anything allocates with jansson */
+    mc_config_t cfg;
+    mc_config_load(&cfg, "gateway", 4000);
+    gw_config_load(&gateway.cfg, &gateway.services, cfg.production);
+    uv_mutex_init(&gateway.schema_lock);
+    mc_server_opts_t opts = {
+        .cfg = &cfg,
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .use_jwt = true,
+        .init = init,
+        .worker_init = worker_init,
+        .worker_dispose = worker_dispose,
+        .dispose = dispose,
+        .data = &gateway,
+        .ready = gw_handle_ready,
+    };
+    int rc = mc_server_run(&opts);
+    uv_mutex_destroy(&gateway.schema_lock);
+    for (unsigned i = 0; i < gateway.services.n; ++i)
+        free((char *)gateway.services.s[i].url);
+    return rc;
+}
