@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "gql_exec.h"
+#include "gql_json.h"
 #include "gql_print.h"
 #include "gql_schema_internal.h"
 #include "gql_values.h"
@@ -158,6 +159,7 @@ struct plan_field {
     uint8_t leaf;      /* L_* of the field type */
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
     uint8_t composite; /* the named type of the field is an object, interface or union */
+    uint8_t var_args;  /* an argument value refers to a variable (see render()) */
     uint8_t no_render; /* rendering a value of this field met a resolver: use the tree */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
     int32_t first_same; /* first field of the plan reading the same property */
@@ -183,6 +185,7 @@ struct plan {
                           property name to the first field reading it, -1 = empty */
     char *err;    /* collection failed (a @skip/@include argument) */
     uint32_t err_loc;
+    struct shape *shape; /* names: the keys of the last object read, see prefetch() */
 };
 
 /* ---- exec ----------------------------------------------------------------------------- */
@@ -578,6 +581,22 @@ static int should_include(gql_exec *e, const gql_directive *dirs, uint32_t n, ch
             }
         if (!d || !defs[k])
             continue;
+        /* `if:` given as a literal or as a provided variable needs no coercion */
+        if (d->nargs == 1 && gql_str_eqc(d->args[0].name, "if")) {
+            const gql_value *iv = d->args[0].value;
+            json_t *vv = NULL;
+            int b = -1;
+            if (iv->kind == GQL_VALUE_BOOLEAN)
+                b = iv->boolean;
+            else if (iv->kind == GQL_VALUE_VARIABLE && e->vars &&
+                     json_is_boolean(vv = json_object_getn(e->vars, iv->u.str.s, iv->u.str.len)))
+                b = json_is_true(vv);
+            if (b >= 0) {
+                if (k == 0 ? b : !b)
+                    return 0;
+                continue;
+            }
+        }
         json_t *args = argument_values(e, defs[k]->args, defs[k]->nargs, d->args, d->nargs, d->loc, err, err_loc);
         if (!args)
             return -1;
@@ -685,6 +704,28 @@ static int collect(collector *x, const gql_selection_set *ss)
     }
     x->depth--;
     return 0;
+}
+
+/* Whether a value literal refers to a variable anywhere inside (its depth is
+ * bounded by the parser's nesting limit). */
+static bool value_has_var(const gql_value *v)
+{
+    switch (v->kind) {
+    case GQL_VALUE_VARIABLE:
+        return true;
+    case GQL_VALUE_LIST:
+        for (uint32_t i = 0; i < v->u.list.n; i++)
+            if (value_has_var(v->u.list.items[i]))
+                return true;
+        return false;
+    case GQL_VALUE_OBJECT:
+        for (uint32_t i = 0; i < v->u.object.n; i++)
+            if (value_has_var(v->u.object.fields[i].value))
+                return true;
+        return false;
+    default:
+        return false;
+    }
 }
 
 static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
@@ -840,6 +881,8 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
         }
         pf->plain = pf->def && pf->meta == M_NONE && !type->builtin;
         pf->simple = pf->plain && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
+        for (uint32_t a = 0; a < pf->nodes[0]->nargs && !pf->var_args; a++)
+            pf->var_args = value_has_var(pf->nodes[0]->args[a].value);
         if (pf->meta == M_TYPENAME)
             pf->name_len = UINT32_MAX; /* prefetch matches no property for it */
         else if (!pf->plain)
@@ -945,7 +988,7 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
     json_t *v = xv.j;
     if (t->kind == GQL_KIND_ENUM) {
         if (json_is_string(v)) {
-            const gql_enum_value *ev = gql_type_enum_value(t, json_string_value(v), json_string_length(v));
+            const gql_enum_value *ev = gql_type_enum_value(t, gql__jstr(v), gql__jstrlen(v));
             if (ev) {
                 s->kind = S_STR;
                 s->u.s = ev->name;
@@ -982,7 +1025,7 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
         bool is_int = t == sc->t_int;
         double d;
         if (json_is_integer(v)) {
-            json_int_t i = json_integer_value(v);
+            json_int_t i = gql__jint(v);
             if (is_int && (i > 2147483647 || i < -2147483648LL)) {
                 leaf_error(e, "Int cannot represent non 32-bit signed integer value: ", v);
                 return -1;
@@ -1395,28 +1438,68 @@ static void wr_string(writer *w, const char *s, size_t n)
     w->d = d + n + 1;
     return;
 escape:
-    /* something to escape: let the general encoder write the whole string */
-    wr_sync(w);
-    gql__buf_json_string(w->b, s, n);
-    wr_resume(w);
+    /* bytes before the chunk are plain and written; from there on, plain runs are
+     * copied whole and the rest escaped as JSON.stringify does */
+    w->d = d + i;
+    {
+        static const char hex[] = "0123456789abcdef";
+        size_t run = i;
+        for (size_t k = i; k < n; k++) {
+            unsigned char c = u[k];
+            if (!needs_escape[c])
+                continue;
+            size_t len = k - run;
+            if (!wr_need(w, len + 6))
+                return;
+            memcpy(w->d, s + run, len);
+            w->d += len;
+            char *o = w->d;
+            o[0] = '\\';
+            switch (c) {
+            case '"': o[1] = '"'; w->d += 2; break;
+            case '\\': o[1] = '\\'; w->d += 2; break;
+            case '\b': o[1] = 'b'; w->d += 2; break;
+            case '\f': o[1] = 'f'; w->d += 2; break;
+            case '\n': o[1] = 'n'; w->d += 2; break;
+            case '\r': o[1] = 'r'; w->d += 2; break;
+            case '\t': o[1] = 't'; w->d += 2; break;
+            default:
+                o[1] = 'u';
+                o[2] = '0';
+                o[3] = '0';
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 15];
+                w->d += 6;
+                break;
+            }
+            run = k + 1;
+        }
+        size_t len = n - run;
+        if (!wr_need(w, len + 1))
+            return;
+        memcpy(w->d, s + run, len);
+        w->d += len;
+        *w->d++ = '"';
+    }
 }
 
 /* A JSON scalar (or anything, through the general encoder). */
 static inline void wr_json(writer *w, json_t *j)
 {
     if (json_is_string(j)) {
-        wr_string(w, json_string_value(j), json_string_length(j));
+        wr_string(w, gql__jstr(j), gql__jstrlen(j));
     } else if (json_is_integer(j)) {
         if (wr_need(w, 24))
-            w->d += gql__fmt_i64(w->d, (int64_t)json_integer_value(j));
+            w->d += gql__fmt_i64(w->d, (int64_t)gql__jint(j));
     } else if (json_is_true(j) || json_is_false(j)) {
         if (wr_need(w, 5)) {
             memcpy(w->d, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
             w->d += json_is_true(j) ? 4 : 5;
         }
     } else if (json_is_real(j)) {
+        double d = gql__jreal(j);
         if (wr_need(w, 32))
-            w->d += isfinite(json_real_value(j)) ? gql__js_number(w->d, json_real_value(j)) : (memcpy(w->d, "null", 4), 4);
+            w->d += isfinite(d) ? gql__js_number(w->d, d) : (memcpy(w->d, "null", 4), 4);
     } else if (!j || json_is_null(j)) {
         if (wr_need(w, 4)) {
             memcpy(w->d, "null", 4);
@@ -1440,14 +1523,14 @@ static inline void wr_leaf(writer *w, const slot *s)
         break;
     case S_JSONLIST: {
         json_t *a = s->u.j;
-        size_t n = json_array_size(a);
+        size_t n = gql__jarray_size(a);
         if (!wr_need(w, 2))
             break;
         *w->d++ = '[';
         for (size_t k = 0; k < n; k++) {
             if (k && wr_need(w, 1))
                 *w->d++ = ',';
-            wr_json(w, json_array_get(a, k));
+            wr_json(w, gql__jarray_get(a, k));
         }
         if (wr_need(w, 1))
             *w->d++ = ']';
@@ -1593,7 +1676,7 @@ static inline bool fast_leaf(uint8_t code, json_t *v, slot *s)
             return false;
         break;
     case L_INT:
-        if (!json_is_integer(v) || json_integer_value(v) > 2147483647 || json_integer_value(v) < -2147483648LL)
+        if (!json_is_integer(v) || gql__jint(v) > 2147483647 || gql__jint(v) < -2147483648LL)
             return false;
         break;
     case L_FLOAT:
@@ -1809,10 +1892,10 @@ static plan *sub_plan(gql_exec *e, plan_field *pf, const gql_type *type);
 static bool fast_leaf_list(gql_exec *e, robj *obj, uint32_t i, plan_field *pf, json_t *v)
 {
     (void)e;
-    size_t n = json_array_size(v);
+    size_t n = gql__jarray_size(v);
     slot tmp;
     for (size_t k = 0; k < n; k++)
-        if (!fast_leaf(pf->item_leaf, json_array_get(v, k), &tmp))
+        if (!fast_leaf(pf->item_leaf, gql__jarray_get(v, k), &tmp))
             return false;
     obj->slots[i].kind = S_JSONLIST;
     obj->slots[i].u.j = v;
@@ -1877,30 +1960,109 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* The keys of a JSON object in iteration order, each with the plan field that
+ * reads it (-1: none), as prefetch() last saw them for a plan. Objects of one kind
+ * (the items of a list, the same field of sibling objects) nearly always list
+ * their keys in the same order, so the next object's key at the same position is
+ * checked by comparing bytes instead of hashing it. The keys are copies. */
+#define SHAPE_MAX (2 * PREFETCH_MAX_FIELDS + 8) /* the largest object prefetch() reads */
+typedef struct shape {
+    uint32_t n;
+    struct {
+        const char *key;
+        uint32_t len;
+        int32_t field;
+    } k[SHAPE_MAX];
+} shape;
+
+/* The plan field reading property `key`, or -1 (the plan's name table). */
+static inline int32_t name_lookup(const plan *p, const char *key, size_t kl)
+{
+    const int8_t *names = p->names;
+    for (uint32_t h = name_hash(key, kl);; h = (h + 1) & (PREFETCH_SLOTS - 1)) {
+        int32_t k = names[h];
+        if (k < 0)
+            return -1;
+        const plan_field *f = &p->f[k];
+        if (f->name_len == kl && same_bytes(f->name, key, kl))
+            return k;
+    }
+}
+
 /* Reads the properties of a JSON object for a plan of plain fields in one pass over
- * its keys, each found in the plan's name table (cheaper than one hash lookup in
- * the object per field: jansson hashes and compares, and takes a call per step). */
-static void prefetch(const plan *p, json_t *obj, json_t **vals)
+ * its keys (cheaper than one hash lookup in the object per field: jansson hashes
+ * and compares, and takes a call per step): each key is matched against the key at
+ * the same position in the plan's last object (struct shape), else found in the
+ * plan's name table; a shape that did not match is learnt again. */
+static void prefetch(gql_exec *e, plan *p, json_t *obj, json_t **vals)
 {
     uint32_t n = p->n;
     for (uint32_t k = 0; k < n; k++)
         vals[k] = NULL;
-    const int8_t *names = p->names;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t kl = json_object_iter_key_len(it);
-        for (uint32_t h = name_hash(key, kl);; h = (h + 1) & (PREFETCH_SLOTS - 1)) {
-            int32_t k = names[h];
+    shape *sh = p->shape;
+    uint32_t shn = sh ? sh->n : 0;
+    bool learn = !sh;
+    uint32_t pos = 0;
+    if (gql__json_direct) {
+        /* the same walk over jansson's member list directly (see gql_json.h) */
+        struct gql__jobject *x = (struct gql__jobject *)obj;
+        const struct gql__jlist *end = &x->ordered_list;
+        for (const struct gql__jlist *it = end->next; it != end; it = it->next, pos++) {
+            const struct gql__jpair *pr = gql__jpair_of((void *)it);
+            size_t kl = pr->key_len;
+            int32_t k;
+            if (pos < shn && sh->k[pos].len == kl && same_bytes(sh->k[pos].key, pr->key, kl)) {
+                k = sh->k[pos].field;
+            } else {
+                k = name_lookup(p, pr->key, kl);
+                learn = true;
+            }
             if (k < 0)
-                break;
-            const plan_field *f = &p->f[k];
-            if (f->name_len != kl || !same_bytes(f->name, key, kl))
                 continue;
-            json_t *v = json_object_iter_value(it);
+            json_t *v = pr->value;
+            vals[k] = v;
+            for (int32_t j = p->f[k].same_name; j >= 0; j = p->f[j].same_name)
+                vals[j] = v;
+        }
+    } else {
+        for (void *it = gql__jiter(obj); it; it = gql__jiter_next(obj, it), pos++) {
+            const char *key = gql__jiter_key(it);
+            size_t kl = gql__jiter_key_len(it);
+            int32_t k;
+            if (pos < shn && sh->k[pos].len == kl && same_bytes(sh->k[pos].key, key, kl)) {
+                k = sh->k[pos].field;
+            } else {
+                k = name_lookup(p, key, kl);
+                learn = true;
+            }
+            if (k < 0)
+                continue;
+            json_t *v = gql__jiter_value(it);
             for (int32_t j = k; j >= 0; j = p->f[j].same_name)
                 vals[j] = v;
-            break;
         }
+    }
+    if (!learn && pos == shn)
+        return;
+    /* learn this object's order */
+    if (!sh) {
+        sh = ealloc(e, sizeof *sh);
+        if (!sh)
+            return;
+        p->shape = sh;
+    }
+    sh->n = 0;
+    pos = 0;
+    for (void *it = gql__jiter(obj); it && pos < SHAPE_MAX; it = gql__jiter_next(obj, it), pos++) {
+        const char *key = gql__jiter_key(it);
+        size_t kl = gql__jiter_key_len(it);
+        char *copy = kl < UINT32_MAX ? gql_arena_strndup(&e->A, key, kl) : NULL;
+        if (!copy)
+            return;
+        sh->k[pos].key = copy;
+        sh->k[pos].len = (uint32_t)kl;
+        sh->k[pos].field = name_lookup(p, key, kl);
+        sh->n = pos + 1;
     }
 }
 
@@ -2135,8 +2297,8 @@ static int render_push_object(rstate *r, const plan *p, json_t *v, bool nonnull)
     f->start = r->w.b->len;
     json_t **vals = e->rvals + r->nvals;
     r->nvals += p->n;
-    if (p->names && p->n >= 2 && json_is_object(v) && json_object_size(v) <= 2 * (size_t)p->n + 4) {
-        prefetch(p, v, vals);
+    if (p->names && json_is_object(v) && gql__jobject_size(v) <= 2 * (size_t)p->n + 8) {
+        prefetch(e, (plan *)p, v, vals);
     } else {
         bool obj = json_is_object(v);
         for (uint32_t k = 0; k < p->n; k++)
@@ -2158,7 +2320,7 @@ static int render_open_list(rstate *r, const gql_type *t, json_t *v, plan_field 
     f->item = t->of;
     f->j = v;
     f->i = 0;
-    f->n = (uint32_t)json_array_size(v);
+    f->n = (uint32_t)gql__jarray_size(v);
     f->vals = r->nvals;
     f->nonnull = nonnull;
     f->leaf = t == gql_nullable_type(pf->def->type) ? pf->item_leaf : leaf_code(e->s, t->of);
@@ -2178,12 +2340,12 @@ static inline bool render_fast_leaf(writer *w, uint8_t code, json_t *v)
     case L_ID:
         if (!json_is_string(v))
             return false;
-        wr_string(w, json_string_value(v), json_string_length(v));
+        wr_string(w, gql__jstr(v), gql__jstrlen(v));
         return true;
     case L_INT: {
         if (!json_is_integer(v))
             return false;
-        json_int_t i = json_integer_value(v);
+        json_int_t i = gql__jint(v);
         if (i > 2147483647 || i < -2147483648LL)
             return false;
         if (wr_need(w, 24))
@@ -2297,55 +2459,80 @@ static int render(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, jso
         const gql_type *ft;
         uint8_t leaf;
         if (f->p) {
-            if (f->i == f->n) {
-                if (wr_need(&r.w, 1))
-                    *r.w.d++ = '}';
-                r.nvals = f->vals;
-                r.nf--;
-                continue;
-            }
-            uint32_t k = f->i++;
-            fp = (plan_field *)&f->p->f[k];
-            /* `,"key":` with a fixed-size move (the comma skipped for the first) */
-            if (!wr_need(&r.w, fp->qkey_len + 16))
-                break;
+            /* the fields of an object, leaves written here without leaving the loop */
+            const plan *p = f->p;
+            json_t **vals = e->rvals + f->vals;
+            uint32_t k = f->i, n = f->n;
             size_t skip = !f->any;
-            if (fp->qkey_len <= 16)
-                memcpy(r.w.d, fp->qkey + skip, 16);
-            else
-                memcpy(r.w.d, fp->qkey + skip, fp->qkey_len - skip);
-            r.w.d += fp->qkey_len - skip;
-            f->any = 1;
-            if (fp->meta == M_TYPENAME) {
-                const gql_type *pt = f->p->type;
-                if (wr_need(&r.w, pt->name_len + 2)) {
-                    *r.w.d++ = '"';
-                    memcpy(r.w.d, pt->name, pt->name_len);
-                    r.w.d += pt->name_len;
-                    *r.w.d++ = '"';
+            for (;;) {
+                if (k == n) {
+                    f->i = k;
+                    if (wr_need(&r.w, 1))
+                        *r.w.d++ = '}';
+                    r.nvals = f->vals;
+                    r.nf--;
+                    goto next;
                 }
-                continue;
+                fp = (plan_field *)&p->f[k];
+                fv = vals[k];
+                k++;
+                /* `,"key":` with a fixed-size move (the comma skipped for the first) */
+                if (!wr_need(&r.w, fp->qkey_len + 16))
+                    goto full;
+                if (fp->qkey_len <= 16)
+                    memcpy(r.w.d, fp->qkey + skip, 16);
+                else
+                    memcpy(r.w.d, fp->qkey + skip, fp->qkey_len - skip);
+                r.w.d += fp->qkey_len - skip;
+                skip = 0;
+                if (fp->meta == M_TYPENAME) {
+                    const gql_type *pt = p->type;
+                    if (wr_need(&r.w, pt->name_len + 2)) {
+                        *r.w.d++ = '"';
+                        memcpy(r.w.d, pt->name, pt->name_len);
+                        r.w.d += pt->name_len;
+                        *r.w.d++ = '"';
+                    }
+                    continue;
+                }
+                if (!fp->var_args && fv && fp->leaf && render_fast_leaf(&r.w, fp->leaf, fv))
+                    continue;
+                break;
             }
-            if (!fp->simple && !field_args(e, fp) && fp->args_err) {
+            f->i = k;
+            f->any = 1;
+            /* the property lookup does not use arguments, and literal ones passed
+             * validation (ValuesOfCorrectType), so they cannot fail: only arguments
+             * with variables are coerced, for the errors graphql-js would raise */
+            if (fp->var_args && !field_args(e, fp) && fp->args_err) {
                 if (render_raise(&r, fp, fp->def->type->kind == GQL_KIND_NON_NULL))
                     goto nulled;
                 continue;
             }
-            fv = e->rvals[f->vals + k];
             ft = fp->def->type;
             leaf = fp->leaf;
         } else {
-            if (f->i == f->n) {
-                if (wr_need(&r.w, 1))
-                    *r.w.d++ = ']';
-                r.nf--;
-                continue;
+            /* the items of a list: built-in scalars here, the rest below */
+            uint32_t k = f->i, n = f->n;
+            json_t *arr = f->j;
+            for (;;) {
+                if (k == n) {
+                    f->i = k;
+                    if (wr_need(&r.w, 1))
+                        *r.w.d++ = ']';
+                    r.nf--;
+                    goto next;
+                }
+                fv = gql__jarray_get(arr, k);
+                if (k && wr_need(&r.w, 1))
+                    *r.w.d++ = ',';
+                k++;
+                if (f->leaf && fv && render_fast_leaf(&r.w, f->leaf, fv))
+                    continue;
+                break;
             }
-            uint32_t k = f->i++;
-            if (k && wr_need(&r.w, 1))
-                *r.w.d++ = ',';
+            f->i = k;
             fp = f->pf;
-            fv = json_array_get(f->j, k);
             ft = f->item;
             leaf = f->leaf;
         }
@@ -2356,7 +2543,9 @@ static int render(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, jso
             goto stop;
         if (render_raise(&r, fp, ft->kind == GQL_KIND_NON_NULL))
             goto nulled;
+    next:;
     }
+full:
     wr_sync(&r.w);
     if (r.w.failed)
         e->render_overflow = true;
@@ -2638,7 +2827,7 @@ gql_exec_state gql_exec_run(gql_exec *e)
             if (p->names && !e->o.resolve && t.parent.kind == X_JSON && p->n >= 2 && json_is_object(pj) &&
                 json_object_size(pj) <= 2 * (size_t)p->n + 4) {
                 json_t *vals[PREFETCH_MAX_FIELDS];
-                prefetch(p, pj, vals);
+                prefetch(e, (plan *)p, pj, vals);
                 for (uint32_t i = t.from; i < p->n; i++) {
                     resolve_value(e, t.obj, i, vals[i]);
                     if (t.obj->h.dead)
@@ -2966,6 +3155,7 @@ gql_exec *gql_exec_new(const gql_schema *s, const gql_document *doc, const gql_e
     gql_errors_init(&e->errs);
     gql_buf_init(&e->rbuf, e->o.max_response_bytes);
     e->render_ok = !e->o.resolve;
+    gql__json_init();
     e->s = s;
     e->doc = doc;
     e->root = xjson(e->o.root);
