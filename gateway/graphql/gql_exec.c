@@ -160,6 +160,7 @@ struct plan_field {
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
     uint8_t composite; /* the named type of the field is an object, interface or union */
     uint8_t var_args;  /* an argument value refers to a variable (see render()) */
+    uint8_t ifield;    /* I_* of a field of an introspection type (see introspect()) */
     uint8_t no_render; /* rendering a value of this field met a resolver: use the tree */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
     int32_t first_same; /* first field of the plan reading the same property */
@@ -728,6 +729,8 @@ static bool value_has_var(const gql_value *v)
     }
 }
 
+static uint8_t ifield_of(const char *name);
+
 static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
 {
     uint8_t nn = 0;
@@ -879,6 +882,8 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
             pf->composite = named->kind == GQL_KIND_OBJECT || named->kind == GQL_KIND_INTERFACE ||
                             named->kind == GQL_KIND_UNION;
         }
+        if (pf->def && type->builtin)
+            pf->ifield = ifield_of(pf->def->name);
         pf->plain = pf->def && pf->meta == M_NONE && !type->builtin;
         pf->simple = pf->plain && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
         for (uint32_t a = 0; a < pf->nodes[0]->nargs && !pf->var_args; a++)
@@ -1186,27 +1191,90 @@ static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t
     return l;
 }
 
+/* The fields of the introspection types by number, found once per plan field,
+ * so that introspect() switches on a number instead of comparing names. */
+enum {
+    I_NONE,
+    I_DESCRIPTION,
+    I_TYPES,
+    I_QUERY_TYPE,
+    I_MUTATION_TYPE,
+    I_SUBSCRIPTION_TYPE,
+    I_DIRECTIVES,
+    I_KIND,
+    I_NAME,
+    I_SPECIFIED_BY_URL,
+    I_FIELDS,
+    I_INTERFACES,
+    I_POSSIBLE_TYPES,
+    I_ENUM_VALUES,
+    I_INPUT_FIELDS,
+    I_OF_TYPE,
+    I_IS_ONE_OF,
+    I_ARGS,
+    I_TYPE,
+    I_IS_DEPRECATED,
+    I_DEPRECATION_REASON,
+    I_DEFAULT_VALUE,
+    I_IS_REPEATABLE,
+    I_LOCATIONS,
+};
+static const char *const ifield_names[] = {
+    NULL,
+    "description",
+    "types",
+    "queryType",
+    "mutationType",
+    "subscriptionType",
+    "directives",
+    "kind",
+    "name",
+    "specifiedByURL",
+    "fields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "inputFields",
+    "ofType",
+    "isOneOf",
+    "args",
+    "type",
+    "isDeprecated",
+    "deprecationReason",
+    "defaultValue",
+    "isRepeatable",
+    "locations",
+};
+
+static uint8_t ifield_of(const char *name)
+{
+    for (uint8_t k = 1; k < sizeof ifield_names / sizeof *ifield_names; k++)
+        if (!strcmp(name, ifield_names[k]))
+            return k;
+    return I_NONE;
+}
+
 static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *args)
 {
-    const char *f = pf->def->name;
+    const uint8_t f = pf->ifield;
     switch (parent.kind) {
     case X_SCHEMA: {
         const gql_schema *s = parent.p;
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(s->description);
-        if (!strcmp(f, "types")) {
+        if (f == I_TYPES) {
             xval l = xlist(e, X_TYPE, s->ntypes);
             for (uint32_t i = 0; i < s->ntypes; i++)
                 xlist_add(l, s->types[i]);
             return l;
         }
-        if (!strcmp(f, "queryType"))
+        if (f == I_QUERY_TYPE)
             return xnative(X_TYPE, s->query);
-        if (!strcmp(f, "mutationType"))
+        if (f == I_MUTATION_TYPE)
             return xnative(X_TYPE, s->mutation);
-        if (!strcmp(f, "subscriptionType"))
+        if (f == I_SUBSCRIPTION_TYPE)
             return xnative(X_TYPE, s->subscription);
-        if (!strcmp(f, "directives")) {
+        if (f == I_DIRECTIVES) {
             xval l = xlist(e, X_DIRECTIVE, s->ndirectives);
             for (uint32_t i = 0; i < s->ndirectives; i++)
                 xlist_add(l, s->directives[i]);
@@ -1217,15 +1285,15 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_TYPE: {
         const gql_type *t = parent.p;
         bool fielded = t->kind == GQL_KIND_OBJECT || t->kind == GQL_KIND_INTERFACE;
-        if (!strcmp(f, "kind"))
+        if (f == I_KIND)
             return xstr(type_kind_names[t->kind]);
-        if (!strcmp(f, "name"))
+        if (f == I_NAME)
             return xstr(t->name);
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(t->description);
-        if (!strcmp(f, "specifiedByURL"))
+        if (f == I_SPECIFIED_BY_URL)
             return xstr(t->kind == GQL_KIND_SCALAR ? t->specified_by_url : NULL);
-        if (!strcmp(f, "fields")) {
+        if (f == I_FIELDS) {
             if (!fielded)
                 return xnative(X_NULL, NULL);
             bool all = include_deprecated(args);
@@ -1235,7 +1303,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                     xlist_add(l, &t->fields[i]);
             return l;
         }
-        if (!strcmp(f, "interfaces")) {
+        if (f == I_INTERFACES) {
             if (!fielded)
                 return xnative(X_NULL, NULL);
             xval l = xlist(e, X_TYPE, t->ninterfaces);
@@ -1243,7 +1311,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                 xlist_add(l, t->interfaces[i]);
             return l;
         }
-        if (!strcmp(f, "possibleTypes")) {
+        if (f == I_POSSIBLE_TYPES) {
             if (!gql_is_abstract_type(t))
                 return xnative(X_NULL, NULL);
             xval l = xlist(e, X_TYPE, t->npossible);
@@ -1251,7 +1319,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                 xlist_add(l, t->possible[i]);
             return l;
         }
-        if (!strcmp(f, "enumValues")) {
+        if (f == I_ENUM_VALUES) {
             if (t->kind != GQL_KIND_ENUM)
                 return xnative(X_NULL, NULL);
             bool all = include_deprecated(args);
@@ -1261,70 +1329,70 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                     xlist_add(l, &t->values[i]);
             return l;
         }
-        if (!strcmp(f, "inputFields")) {
+        if (f == I_INPUT_FIELDS) {
             if (t->kind != GQL_KIND_INPUT_OBJECT)
                 return xnative(X_NULL, NULL);
             return input_values_list(e, t->input_fields, t->ninput_fields, args);
         }
-        if (!strcmp(f, "ofType"))
+        if (f == I_OF_TYPE)
             return xnative(X_TYPE, t->of);
-        if (!strcmp(f, "isOneOf"))
+        if (f == I_IS_ONE_OF)
             return t->kind == GQL_KIND_INPUT_OBJECT ? xbool(t->is_one_of) : xnative(X_NULL, NULL);
         break;
     }
     case X_FIELD: {
         const gql_field *fd = parent.p;
-        if (!strcmp(f, "name"))
+        if (f == I_NAME)
             return xstr(fd->name);
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(fd->description);
-        if (!strcmp(f, "args"))
+        if (f == I_ARGS)
             return input_values_list(e, fd->args, fd->nargs, args);
-        if (!strcmp(f, "type"))
+        if (f == I_TYPE)
             return xnative(X_TYPE, fd->type);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(fd->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(fd->deprecation_reason);
         break;
     }
     case X_INPUT: {
         const gql_input_value *iv = parent.p;
-        if (!strcmp(f, "name"))
+        if (f == I_NAME)
             return xstr(iv->name);
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(iv->description);
-        if (!strcmp(f, "type"))
+        if (f == I_TYPE)
             return xnative(X_TYPE, iv->type);
-        if (!strcmp(f, "defaultValue"))
+        if (f == I_DEFAULT_VALUE)
             return xstr(iv->default_printed);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(iv->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(iv->deprecation_reason);
         break;
     }
     case X_ENUMV: {
         const gql_enum_value *ev = parent.p;
-        if (!strcmp(f, "name"))
+        if (f == I_NAME)
             return xstr(ev->name);
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(ev->description);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(ev->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(ev->deprecation_reason);
         break;
     }
     case X_DIRECTIVE: {
         const gql_directive_def *d = parent.p;
-        if (!strcmp(f, "name"))
+        if (f == I_NAME)
             return xstr(d->name);
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(d->description);
-        if (!strcmp(f, "isRepeatable"))
+        if (f == I_IS_REPEATABLE)
             return xbool(d->repeatable);
-        if (!strcmp(f, "locations")) {
+        if (f == I_LOCATIONS) {
             /* graphql-js keeps the order of the definition */
             const gql_directive_def_node *n = d->node;
             xval l = xlist(e, X_STR, n->nlocations);
@@ -1334,7 +1402,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                         xlist_add(l, gql_directive_location_name((gql_directive_location)k));
             return l;
         }
-        if (!strcmp(f, "args"))
+        if (f == I_ARGS)
             return input_values_list(e, d->args, d->nargs, args);
         break;
     }
