@@ -161,6 +161,7 @@ struct plan_field {
     uint8_t composite; /* the named type of the field is an object, interface or union */
     uint8_t var_args;  /* an argument value refers to a variable (see render()) */
     uint8_t ifield;    /* I_* of a field of an introspection type (see introspect()) */
+    uint8_t incl_dep;  /* its includeDeprecated argument: 0 not read yet, 1 false, 2 true */
     uint8_t no_render; /* rendering a value of this field met a resolver: use the tree */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
     int32_t first_same; /* first field of the plan reading the same property */
@@ -729,7 +730,7 @@ static bool value_has_var(const gql_value *v)
     }
 }
 
-static uint8_t ifield_of(const char *name);
+static uint8_t ifield_of(const char *name, size_t len);
 
 static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
 {
@@ -883,7 +884,7 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
                             named->kind == GQL_KIND_UNION;
         }
         if (pf->def && type->builtin)
-            pf->ifield = ifield_of(pf->def->name);
+            pf->ifield = ifield_of(pf->def->name, pf->def->name_len);
         pf->plain = pf->def && pf->meta == M_NONE && !type->builtin;
         pf->simple = pf->plain && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
         for (uint32_t a = 0; a < pf->nodes[0]->nargs && !pf->var_args; a++)
@@ -1136,6 +1137,15 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
 
 /* ---- introspection resolvers ------------------------------------------------------------ */
 
+/* A name whose length the schema knows (NULL: null). */
+static xval xname(const char *s, uint32_t len)
+{
+    xval v = {X_STR, len, s, NULL};
+    if (!s)
+        v.kind = X_NULL;
+    return v;
+}
+
 static xval xstr(const char *s)
 {
     xval v = {X_STR, 0, s, NULL};
@@ -1173,17 +1183,20 @@ static inline void xlist_add(xval v, const void *item)
     }
 }
 
-static bool include_deprecated(json_t *args)
+/* The includeDeprecated argument of an introspection field (its arguments are
+ * coerced once per plan field, so the answer is kept there). */
+static bool include_deprecated(plan_field *pf, json_t *args)
 {
-    return args && json_is_true(json_object_get(args, "includeDeprecated"));
+    if (!pf->incl_dep)
+        pf->incl_dep = args && json_is_true(json_object_get(args, "includeDeprecated")) ? 2 : 1;
+    return pf->incl_dep == 2;
 }
 
 static const char *const type_kind_names[] = {"SCALAR", "OBJECT", "INTERFACE", "UNION",
                                               "ENUM",   "INPUT_OBJECT", "LIST", "NON_NULL"};
 
-static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t n, json_t *args)
+static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t n, bool all)
 {
-    bool all = include_deprecated(args);
     xval l = xlist(e, X_INPUT, n);
     for (uint32_t i = 0; i < n; i++)
         if (all || !vals[i].deprecation_reason)
@@ -1246,15 +1259,15 @@ static const char *const ifield_names[] = {
     "locations",
 };
 
-static uint8_t ifield_of(const char *name)
+static uint8_t ifield_of(const char *name, size_t len)
 {
     for (uint8_t k = 1; k < sizeof ifield_names / sizeof *ifield_names; k++)
-        if (!strcmp(name, ifield_names[k]))
+        if (ifield_names[k][0] == name[0] && strlen(ifield_names[k]) == len && !memcmp(name, ifield_names[k], len))
             return k;
     return I_NONE;
 }
 
-static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *args)
+static xval introspect(gql_exec *e, xval parent, plan_field *pf, json_t *args)
 {
     const uint8_t f = pf->ifield;
     switch (parent.kind) {
@@ -1288,7 +1301,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
         if (f == I_KIND)
             return xstr(type_kind_names[t->kind]);
         if (f == I_NAME)
-            return xstr(t->name);
+            return xname(t->name, t->name_len);
         if (f == I_DESCRIPTION)
             return xstr(t->description);
         if (f == I_SPECIFIED_BY_URL)
@@ -1296,7 +1309,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
         if (f == I_FIELDS) {
             if (!fielded)
                 return xnative(X_NULL, NULL);
-            bool all = include_deprecated(args);
+            bool all = include_deprecated(pf, args);
             xval l = xlist(e, X_FIELD, t->nfields);
             for (uint32_t i = 0; i < t->nfields; i++)
                 if (all || !t->fields[i].deprecation_reason)
@@ -1322,7 +1335,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
         if (f == I_ENUM_VALUES) {
             if (t->kind != GQL_KIND_ENUM)
                 return xnative(X_NULL, NULL);
-            bool all = include_deprecated(args);
+            bool all = include_deprecated(pf, args);
             xval l = xlist(e, X_ENUMV, t->nvalues);
             for (uint32_t i = 0; i < t->nvalues; i++)
                 if (all || !t->values[i].deprecation_reason)
@@ -1332,7 +1345,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
         if (f == I_INPUT_FIELDS) {
             if (t->kind != GQL_KIND_INPUT_OBJECT)
                 return xnative(X_NULL, NULL);
-            return input_values_list(e, t->input_fields, t->ninput_fields, args);
+            return input_values_list(e, t->input_fields, t->ninput_fields, include_deprecated(pf, args));
         }
         if (f == I_OF_TYPE)
             return xnative(X_TYPE, t->of);
@@ -1343,11 +1356,11 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_FIELD: {
         const gql_field *fd = parent.p;
         if (f == I_NAME)
-            return xstr(fd->name);
+            return xname(fd->name, fd->name_len);
         if (f == I_DESCRIPTION)
             return xstr(fd->description);
         if (f == I_ARGS)
-            return input_values_list(e, fd->args, fd->nargs, args);
+            return input_values_list(e, fd->args, fd->nargs, include_deprecated(pf, args));
         if (f == I_TYPE)
             return xnative(X_TYPE, fd->type);
         if (f == I_IS_DEPRECATED)
@@ -1359,7 +1372,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_INPUT: {
         const gql_input_value *iv = parent.p;
         if (f == I_NAME)
-            return xstr(iv->name);
+            return xname(iv->name, iv->name_len);
         if (f == I_DESCRIPTION)
             return xstr(iv->description);
         if (f == I_TYPE)
@@ -1375,7 +1388,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_ENUMV: {
         const gql_enum_value *ev = parent.p;
         if (f == I_NAME)
-            return xstr(ev->name);
+            return xname(ev->name, ev->name_len);
         if (f == I_DESCRIPTION)
             return xstr(ev->description);
         if (f == I_IS_DEPRECATED)
@@ -1387,7 +1400,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_DIRECTIVE: {
         const gql_directive_def *d = parent.p;
         if (f == I_NAME)
-            return xstr(d->name);
+            return xname(d->name, d->name_len);
         if (f == I_DESCRIPTION)
             return xstr(d->description);
         if (f == I_IS_REPEATABLE)
@@ -1403,7 +1416,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
             return l;
         }
         if (f == I_ARGS)
-            return input_values_list(e, d->args, d->nargs, args);
+            return input_values_list(e, d->args, d->nargs, include_deprecated(pf, args));
         break;
     }
     default:
@@ -2710,7 +2723,8 @@ static void resolve_field(gql_exec *e, robj *obj, uint32_t i, xval parent)
         break;
     }
     default: {
-        json_t *args = field_args(e, pf);
+        /* most fields take no arguments: no call for them */
+        json_t *args = pf->def->nargs || pf->nodes[0]->nargs ? field_args(e, pf) : NULL;
         if (!args && pf->args_err) {
             raise_field_error(e, &obj->h, i, pf, nonnull);
             return;
