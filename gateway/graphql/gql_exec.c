@@ -143,6 +143,7 @@ typedef struct plan_link {
  * the JSON type check is all the serialization such values need. */
 enum { L_NONE, L_STR, L_ID, L_INT, L_FLOAT, L_BOOL, L_NONNULL = 8 };
 
+/* 128 bytes (checked below): the render loop indexes arrays of it. */
 struct plan_field {
     gql_str key;
     const gql_field *def;
@@ -160,8 +161,6 @@ struct plan_field {
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
     uint8_t composite; /* the named type of the field is an object, interface or union */
     uint8_t var_args;  /* an argument value refers to a variable (see render()) */
-    uint8_t ifield;    /* I_* of a field of an introspection type (see introspect()) */
-    uint8_t incl_dep;  /* its includeDeprecated argument: 0 not read yet, 1 false, 2 true */
     uint8_t no_render; /* rendering a value of this field met a resolver: use the tree */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
     int32_t first_same; /* first field of the plan reading the same property */
@@ -170,12 +169,16 @@ struct plan_field {
     uint32_t nnodes;
     /* arguments, coerced on first use */
     uint8_t args_done;
+    uint8_t ifield;   /* I_* of a field of an introspection type (see introspect()) */
+    uint8_t incl_dep; /* its includeDeprecated argument: 0 not read yet, 1 false, 2 true */
     json_t *args;
     char *args_err;
     uint32_t args_err_loc;
     /* sub-selection plans per runtime type, and a collection error if any */
     plan_link *children;
 };
+
+_Static_assert(sizeof(struct plan_field) == 128 || sizeof(void *) != 8, "plan_field stays 128 bytes");
 
 struct plan {
     const gql_type *type;
