@@ -58,6 +58,7 @@ typedef struct gw_gateway {
     gw_schema_t *schema;
     gw_asset_t assets[GW_NASSETS];
     bool assets_loaded;
+    struct gw_live *live; /* subscriptions over WebSocket (gw_live.h) */
 } gw_gateway_t;
 
 /* Reads the configuration (exits with a message naming the variable when malformed). */

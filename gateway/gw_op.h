@@ -45,6 +45,7 @@ typedef struct gw_worker {
     unsigned default_timeout_ms; /* upstream call timeout when the binding sets none */
     bool closing;
     void *docs;            /* the document cache (gw_http.c) */
+    struct gw_live_worker *live; /* the worker's WebSockets and subscriptions (gw_live.h) */
     void *data;            /* the owner's */
     void (*on_closed)(struct gw_worker *w);
 } gw_worker_t;
@@ -67,6 +68,8 @@ typedef struct gw_op_opts {
     const char *request_id;     /* forwarded as X-Request-Id (copied) */
     const char *client_address; /* sent as X-Forwarded-For to services marked forward_client (copied) */
     const char *internal_key;   /* INTERNAL_API_KEY, sent with it; NULL: neither is sent */
+    json_t *root;               /* the root value (borrowed; must outlive the operation), or NULL
+                                   for an empty object; a subscription event runs with the event */
     /* Called once when the result is complete (possibly inside gw_op_start). The
      * owner writes the response and then calls gw_op_free. */
     void (*done)(gw_op_t *op, void *data);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "gw_gateway.h"
 #include "gw_jalloc.h"
+#include "gw_live.h"
 #include "mc_http.h"
 #include "mc_log.h"
 
@@ -48,7 +49,8 @@ static int init(mc_server_t *srv)
             return -1;
         }
     }
-    return 0;
+    g->live = gw_live_create(srv, g);
+    return g->live != NULL ? 0 : -1;
 }
 
 static int worker_init(mc_worker_t *mw)
@@ -70,7 +72,8 @@ static int worker_init(mc_worker_t *mw)
     gw_worker_init(w, mc_worker_loop(mw), http, g->cfg.upstream_timeout_ms);
     w->docs = gw_doccache_create(g->cfg.document_cache);
     mc_worker_set_data(mw, w);
-    return 0;
+    /* WebSockets on the same loop (disposed with the worker if this fails) */
+    return gw_live_worker_init(g->live, mw, w);
 }
 
 static void free_worker(gw_worker_t *w)
@@ -83,6 +86,7 @@ static void worker_dispose(mc_worker_t *mw)
     gw_worker_t *w = mc_worker_data(mw);
     if (w == NULL)
         return;
+    gw_live_worker_dispose(w); /* its operations end before the HTTP client closes */
     gw_doccache_free(w->docs);
     w->docs = NULL;
     mc_http_client_close(w->http);
@@ -98,6 +102,8 @@ static void dispose(mc_server_t *srv)
     gw_schema_unref(g->schema);
     g->schema = NULL;
     gw_playground_free(g);
+    gw_live_free(g->live);
+    g->live = NULL;
 }
 
 static const mc_route_t routes[] = {
@@ -124,6 +130,8 @@ int main(void)
         .dispose = dispose,
         .data = &gateway,
         .ready = gw_handle_ready,
+        .accept = gw_live_accept,                   /* WebSocket upgrades to libwebsockets */
+        .worker_shutdown = gw_live_worker_shutdown, /* WebSockets close with 1012 */
     };
     int rc = mc_server_run(&opts);
     uv_mutex_destroy(&gateway.schema_lock);
