@@ -6,6 +6,8 @@
  *   GET /graphql (Accept: text/html)  the GraphiQL playground (gw_playground.c)
  *   GET /graphql/assets/:file         the playground's scripts and styles
  *   GET /ready                        the gateway and a summary of the services (gw_ready.c)
+ *   GET /metrics                      Prometheus metrics (gw_metrics.c)
+ *   OPTIONS /graphql                  CORS preflights (gw_cors.c)
  *   GET /health                       built in (lib/)
  *
  * Process-wide state (the schema, the services, the playground's files) is created
@@ -19,8 +21,11 @@
 #include <stddef.h>
 #include <uv.h>
 #include "gql.h"
+#include "gw_cors.h"
 #include "gw_op.h"
+#include "gw_ratelimit.h"
 #include "gw_schema.h"
+#include "gw_upstream.h"
 #include "mc_req.h"
 #include "mc_server.h"
 
@@ -31,7 +36,15 @@ typedef struct gw_config {
     bool playground;               /* GATEWAY_PLAYGROUND */
     const char *playground_dir;    /* GATEWAY_PLAYGROUND_DIR */
     unsigned document_cache;       /* GATEWAY_DOCUMENT_CACHE: documents per worker */
-    gql_limits limits;             /* GATEWAY_MAX_TOKENS, GATEWAY_MAX_DEPTH */
+    gql_limits limits;             /* GATEWAY_MAX_* (gw_limits.h) */
+    bool introspection;            /* GATEWAY_INTROSPECTION: __schema and __type answer */
+    bool suggestions;              /* GATEWAY_SUGGESTIONS: "Did you mean …?" in messages */
+    unsigned request_timeout_ms;   /* GATEWAY_REQUEST_TIMEOUT_MS: the deadline of a whole operation */
+    bool metrics;                  /* GATEWAY_METRICS: GET /metrics answers */
+    unsigned metrics_max_operations; /* GATEWAY_METRICS_MAX_OPERATIONS */
+    gw_cors_config_t cors;         /* GATEWAY_CORS_*, GATEWAY_CSRF_PREVENTION */
+    gw_rl_config_t ratelimit;      /* GATEWAY_RATE_LIMIT* */
+    gw_up_config_t upstream;       /* retries, retry budget, circuit breakers */
     unsigned ready_timeout_ms;     /* GATEWAY_READY_TIMEOUT_MS: how long /ready waits for a service */
     bool trust_forwarded_for;      /* GATEWAY_TRUST_FORWARDED_FOR: the client's address is the last
                                       X-Forwarded-For entry (a proxy in front adds it) */
@@ -58,6 +71,8 @@ typedef struct gw_gateway {
     gw_schema_t *schema;
     gw_asset_t assets[GW_NASSETS];
     bool assets_loaded;
+    gw_upstreams_t *upstreams; /* the services' circuit breakers, shared by the workers */
+    gw_ratelimit_t *ratelimit; /* the policies and their script (the state is in Redis) */
 } gw_gateway_t;
 
 /* Reads the configuration (exits with a message naming the variable when malformed). */

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 #include "gw_gateway.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
 #include "mc_log.h"
 #include "mc_util.h"
 
@@ -156,6 +158,7 @@ static gw_doc_t *get_document(gw_doccache_t *c, const gw_gateway_t *g, const gql
             lru_unlink(c, d);
             lru_front(c, d);
             ++d->refs;
+            gw_metrics_count(GW_C_DOC_HIT);
             return d;
         }
     }
@@ -164,10 +167,16 @@ static gw_doc_t *get_document(gw_doccache_t *c, const gw_gateway_t *g, const gql
     po.max_tokens = g->cfg.limits.max_tokens;
     po.copy_source = true;
     po.arena_limit = 64u << 20;
+    gw_metrics_count(GW_C_DOC_MISS);
     gql_document *doc = gql_parse(text, len, &po, errs);
-    if (doc == NULL)
+    if (doc == NULL) {
+        gw_limits_mark_tokens(&g->cfg, errs);
         return NULL;
-    if (gql_validate(schema, doc, NULL, errs) != 0) {
+    }
+    gql_validate_options vo = gw_limits_validate_options(&g->cfg);
+    if (gql_validate(schema, doc, &vo, errs) != 0) {
+        if (!g->cfg.introspection)
+            gw_limits_count_introspection(errs);
         gql_document_free(doc);
         return NULL;
     }
@@ -271,6 +280,9 @@ static void respond_problem(mc_req_t *req, media_t m, int status, const char *co
 /* Errors before execution: 400 with graphql-response+json, 200 with application/json. */
 static void respond_request_errors(mc_req_t *req, media_t m, gql_errors *errs)
 {
+    const gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    if (!g->cfg.suggestions)
+        gw_errors_hide_suggestions(errs);
     gw_errors_default_code(errs, "BAD_USER_INPUT");
     gql_buf out;
     gql_buf_init(&out, 0);
@@ -283,14 +295,34 @@ static void respond_request_errors(mc_req_t *req, media_t m, gql_errors *errs)
 
 /* --- one request -------------------------------------------------------------------------------- */
 
+/* A GraphQL request from the moment its document is known until it is answered: it may
+ * wait for the rate limiter (Redis) and then for the services. */
 typedef struct gw_request {
     mc_req_t *req;
     media_t media;
     gw_doc_t *doc;
+    gw_schema_t *schema; /* a reference, while the request waits for the rate limiter */
     json_t *params;
     json_t *variables;
     uint64_t start_ns;
+    const char *op_name; /* for the metrics and the access log: "" when anonymous */
+    const char *op_type; /* "query", "mutation" */
+    uint64_t cost;       /* gql_limits' estimate: what the cost limit charges */
 } gw_request_t;
+
+/* Counts a finished GraphQL request in the metrics and its access-log line. operation is
+ * NULL when the document never validated. */
+static void account(mc_req_t *req, uint64_t start_ns, const char *operation, const char *type, gw_outcome_t outcome)
+{
+    gw_metrics_request(operation, type, outcome, mc_mono_ns() - start_ns);
+    gw_metrics_inflight(-1);
+    mc_req_log_set(req, "outcome", json_string(gw_outcome_name(outcome)));
+    if (operation != NULL && *operation != '\0') {
+        json_t *v = json_string(operation);
+        if (v != NULL)
+            mc_req_log_set(req, "operation", v);
+    }
+}
 
 static bool request_gone(void *data)
 {
@@ -302,6 +334,7 @@ static void request_free(gw_request_t *r)
 {
     if (r->doc != NULL)
         doc_release(r->doc);
+    gw_schema_unref(r->schema);
     json_decref(r->params);
     json_decref(r->variables);
     free(r);
@@ -310,15 +343,23 @@ static void request_free(gw_request_t *r)
 static void on_done(gw_op_t *op, void *data)
 {
     gw_request_t *r = data;
+    const gw_gateway_t *g = mc_server_data(mc_req_server(r->req));
     gql_exec *e = gw_op_exec(op);
     bool has_data = gql_exec_has_data(e);
+    gw_outcome_t outcome;
     if (gw_op_aborted(op)) {
+        outcome = GW_OUTCOME_ABORTED;
         respond_problem(r->req, r->media, 499, "BAD_USER_INPUT", "the client went away");
     } else {
-        gw_errors_default_code(gql_exec_errors(e), has_data ? "INTERNAL" : "BAD_USER_INPUT");
+        gql_errors *errs = (gql_errors *)gql_exec_errors(e);
+        outcome = !has_data ? GW_OUTCOME_FAILED : errs->count > 0 ? GW_OUTCOME_PARTIAL : GW_OUTCOME_SUCCESS;
+        if (!g->cfg.suggestions)
+            gw_errors_hide_suggestions(errs); /* variables' coercion messages suggest too */
+        gw_errors_default_code(errs, has_data ? "INTERNAL" : "BAD_USER_INPUT");
         gql_buf out;
         gql_buf_init(&out, 0);
         if (gql_exec_write_response(e, &out) != 0) {
+            outcome = GW_OUTCOME_FAILED;
             respond_problem(r->req, r->media, 500, "INTERNAL", "the response is larger than the gateway sends");
         } else {
             int status = r->media == MEDIA_GQL && !has_data ? 400 : 200;
@@ -329,6 +370,8 @@ static void on_done(gw_op_t *op, void *data)
     if (mc_log_enabled(MC_LOG_DEBUG))
         mc_log_json(MC_LOG_DEBUG, mc_req_id(r->req), json_pack("{s:i}", "upstream_calls", (int)gw_op_calls(op)),
                     "operation done");
+    mc_req_log_set(r->req, "upstreamCalls", json_integer((json_int_t)gw_op_calls(op)));
+    account(r->req, r->start_ns, r->op_name, r->op_type, outcome);
     gw_op_free(op);
     request_free(r);
 }
@@ -460,12 +503,102 @@ static json_t *post_params(mc_req_t *req, media_t m)
     return v;
 }
 
+/* Hands the request to the services (gw_op). */
+static void start_operation(gw_request_t *r)
+{
+    mc_req_t *req = r->req;
+    gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    gw_worker_t *w = mc_worker_data(mc_req_worker(req));
+    const char *why = NULL;
+    const mc_claims_t *claims = mc_req_claims(req, &why);
+    const char *authz = claims != NULL ? mc_req_header(req, "authorization") : NULL;
+    json_t *opname = json_object_get(r->params, "operationName");
+    const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
+    gw_schema_t *schema = r->schema;
+    r->schema = NULL; /* gw_op takes its own reference; ours goes at the end */
+    gw_op_opts_t oo = {
+        .w = w,
+        .schema = schema,
+        .doc = r->doc->doc,
+        .operation_name = op_name != NULL ? mc_req_strndup(req, op_name, strlen(op_name)) : NULL,
+        .variables = r->variables,
+        .claims = claims,
+        .unauthenticated_why = why,
+        .authorization = authz,
+        .request_id = mc_req_id(req),
+        .client_address = gw_client_address(req, &g->cfg),
+        .internal_key = mc_server_config(mc_req_server(req))->internal_key,
+        .deadline_ns = r->start_ns + (uint64_t)g->cfg.request_timeout_ms * 1000000u,
+        .done = on_done,
+        .gone = request_gone,
+        .data = r,
+    };
+    gw_op_start(&oo);
+    gw_schema_unref(schema);
+}
+
+/* The rate limiter's verdict (maybe on a later loop iteration: Redis answered). */
+static void on_rate_checked(const gw_rl_result_t *res, void *data)
+{
+    gw_request_t *r = data;
+    mc_req_t *req = r->req;
+    gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    if (mc_req_gone(req)) {
+        account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_ABORTED);
+        request_free(r);
+        mc_req_release(req);
+        return;
+    }
+    gw_ratelimit_headers(g->ratelimit, res, req);
+    if (res->allowed) {
+        start_operation(r);
+        mc_req_release(req);
+        return;
+    }
+    json_t *ext;
+    char msg[256];
+    int status;
+    if (res->unavailable) {
+        status = 503;
+        snprintf(msg, sizeof(msg), "Rate limits cannot be checked right now; try again shortly.");
+        ext = json_pack("{s:s}", "code", "RATE_LIMITED");
+    } else {
+        status = 429;
+        int p = res->refused_by == GW_RL_COST ? GW_RL_COST : GW_RL_REQUESTS;
+        const gw_rl_policy_t *pol = &g->cfg.ratelimit.policy[p];
+        if (p == GW_RL_COST)
+            snprintf(msg, sizeof(msg),
+                     "Too many requests: this operation costs %llu and the cost limit (%llu per %u s) is spent; "
+                     "retry in %u s.",
+                     (unsigned long long)r->cost, (unsigned long long)pol->quota, pol->window_s, res->retry_after_s);
+        else
+            snprintf(msg, sizeof(msg), "Too many requests: the request limit (%llu per %u s) is spent; retry in %u s.",
+                     (unsigned long long)pol->quota, pol->window_s, res->retry_after_s);
+        ext = json_pack("{s:s,s:s,s:i}", "code", "RATE_LIMITED", "limit", p == GW_RL_COST ? "cost" : "requests",
+                        "retryAfter", (int)res->retry_after_s);
+    }
+    json_t *body = json_pack("{s:[{s:s,s:o}]}", "errors", "message", msg, "extensions", ext);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    mc_respond_raw(req, status, content_type(r->media), s, strlen(s));
+    free(s);
+    account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_RATE_LIMITED);
+    request_free(r);
+    mc_req_release(req);
+}
+
+static const char CSRF_MESSAGE[] =
+    "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send it with a "
+    "Content-Type header other than application/x-www-form-urlencoded, multipart/form-data or text/plain, or "
+    "with a non-empty Apollo-Require-Preflight or X-Apollo-Operation-Name header.";
+
 void gw_handle_graphql(mc_req_t *req)
 {
     gw_gateway_t *g = mc_server_data(mc_req_server(req));
     gw_worker_t *w = mc_worker_data(mc_req_worker(req));
     bool is_get = strcmp(mc_req_method(req), "GET") == 0;
     media_t m = negotiate(mc_req_header(req, "accept"));
+    gw_cors_apply(&g->cfg.cors, req);
 
     if (is_get && m == MEDIA_HTML && mc_req_query(req, "query") == NULL) {
         if (g->cfg.playground && g->assets_loaded) {
@@ -474,14 +607,28 @@ void gw_handle_graphql(mc_req_t *req)
         }
         m = MEDIA_NONE;
     }
+    uint64_t start_ns = mc_mono_ns();
+    gw_metrics_inflight(1);
     if (m == MEDIA_NONE || m == MEDIA_HTML) {
         respond_problem(req, MEDIA_JSON, 406, "BAD_USER_INPUT",
                         "this endpoint answers application/graphql-response+json or application/json");
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        return;
+    }
+    /* Before anything is read: a GET a browser could have sent without a preflight. */
+    if (is_get && !gw_csrf_ok(&g->cfg.cors, mc_req_header(req, "content-type"),
+                              mc_req_header(req, "apollo-require-preflight"),
+                              mc_req_header(req, "x-apollo-operation-name"))) {
+        gw_metrics_count(GW_C_CSRF);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", CSRF_MESSAGE);
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         return;
     }
     json_t *params = is_get ? get_params(req, m) : post_params(req, m);
-    if (params == NULL)
+    if (params == NULL) {
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         return;
+    }
 
     json_t *query = json_object_get(params, "query");
     json_t *opname = json_object_get(params, "operationName");
@@ -501,41 +648,57 @@ void gw_handle_graphql(mc_req_t *req)
     if (problem != NULL) {
         json_decref(params);
         respond_problem(req, m, 400, "BAD_USER_INPUT", problem);
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         return;
     }
 
     gw_schema_t *schema = gw_gateway_schema(g);
     gql_errors errs;
     gql_errors_init(&errs);
+    gw_request_t *r = NULL;
     gw_doc_t *doc = get_document(w != NULL ? w->docs : NULL, g, schema->gql, json_string_value(query),
                                  json_string_length(query), &errs);
     const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
     if (doc == NULL) {
         respond_request_errors(req, m, &errs);
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         goto Exit;
     }
     const gql_operation_node *op = select_operation(doc->doc, op_name);
+    /* The operation's name and type for the metrics and the access log. */
+    const char *metric_name = NULL, *metric_type = NULL;
+    if (op != NULL) {
+        metric_name = op->name.s != NULL ? mc_req_strndup(req, op->name.s, op->name.len) : "";
+        metric_type = op->operation == GQL_OP_MUTATION       ? "mutation"
+                      : op->operation == GQL_OP_SUBSCRIPTION ? "subscription"
+                                                             : "query";
+    }
     if (op != NULL && op->operation == GQL_OP_MUTATION && is_get) {
         mc_req_add_header(req, "allow", "POST");
         respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
+        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
         doc_release(doc);
         goto Exit;
     }
     if (op != NULL && op->operation == GQL_OP_SUBSCRIPTION) {
         gql_errors_add(&errs, "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.");
         respond_request_errors(req, m, &errs);
+        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
         doc_release(doc);
         goto Exit;
     }
     json_t *variables = json_is_object(vars) ? json_incref(vars) : NULL;
-    if (gql_limits_check(schema->gql, doc->doc, op_name, variables, &g->cfg.limits, NULL, &errs) != 0) {
+    gql_operation_stats st;
+    memset(&st, 0, sizeof(st));
+    if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, variables, &st, &errs) != 0) {
         respond_request_errors(req, m, &errs);
+        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
         json_decref(variables);
         doc_release(doc);
         goto Exit;
     }
 
-    gw_request_t *r = calloc(1, sizeof(*r));
+    r = calloc(1, sizeof(*r));
     if (r == NULL)
         abort();
     r->req = req;
@@ -543,27 +706,23 @@ void gw_handle_graphql(mc_req_t *req)
     r->doc = doc;
     r->params = params;
     r->variables = variables;
+    r->start_ns = start_ns;
+    r->op_name = metric_name;
+    r->op_type = metric_type;
+    r->cost = st.cost;
+    r->schema = schema;
+    schema = NULL;
     params = NULL;
-    const char *why = NULL;
-    const mc_claims_t *claims = mc_req_claims(req, &why);
-    const char *authz = claims != NULL ? mc_req_header(req, "authorization") : NULL;
-    gw_op_opts_t oo = {
-        .w = w,
-        .schema = schema,
-        .doc = doc->doc,
-        .operation_name = op_name != NULL ? mc_req_strndup(req, op_name, strlen(op_name)) : NULL,
-        .variables = variables,
-        .claims = claims,
-        .unauthenticated_why = why,
-        .authorization = authz,
-        .request_id = mc_req_id(req),
-        .client_address = gw_client_address(req, &g->cfg),
-        .internal_key = mc_server_config(mc_req_server(req))->internal_key,
-        .done = on_done,
-        .gone = request_gone,
-        .data = r,
-    };
-    gw_op_start(&oo);
+    if (!gw_ratelimit_enabled(g->ratelimit)) {
+        start_operation(r);
+    } else {
+        const char *why = NULL;
+        char identity[300];
+        gw_ratelimit_identity(mc_req_claims(req, &why), gw_client_address(req, &g->cfg), identity, sizeof(identity));
+        mc_req_retain(req); /* released by on_rate_checked */
+        gw_ratelimit_check(g->ratelimit, mc_worker_redis(mc_req_worker(req)), identity, st.cost < 1 ? 1 : st.cost,
+                           on_rate_checked, r);
+    }
 Exit:
     gql_errors_free(&errs);
     gw_schema_unref(schema);

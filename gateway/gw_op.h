@@ -30,6 +30,7 @@
 #include <uv.h>
 #include "gql.h"
 #include "gw_schema.h"
+#include "gw_upstream.h"
 #include "mc_http.h"
 #include "mc_jwt.h"
 
@@ -39,6 +40,7 @@ typedef struct gw_op gw_op_t;
 typedef struct gw_worker {
     uv_loop_t *loop;
     mc_http_client_t *http;
+    gw_up_worker_t *up;    /* calls to the services: breakers, retries, deadline (gw_upstream.h) */
     uv_idle_t idle;        /* runs operations whose fields were completed */
     bool idle_active;
     gw_op_t *run_head;     /* operations waiting for that run */
@@ -67,6 +69,7 @@ typedef struct gw_op_opts {
     const char *request_id;     /* forwarded as X-Request-Id (copied) */
     const char *client_address; /* sent as X-Forwarded-For to services marked forward_client (copied) */
     const char *internal_key;   /* INTERNAL_API_KEY, sent with it; NULL: neither is sent */
+    uint64_t deadline_ns;       /* mc_mono_ns() time after which no call is waited for; 0: none */
     /* Called once when the result is complete (possibly inside gw_op_start). The
      * owner writes the response and then calls gw_op_free. */
     void (*done)(gw_op_t *op, void *data);

@@ -6,13 +6,16 @@
  * Start-up: the configuration is read, every schema file is loaded and the merged
  * schema validated — an invalid schema or binding stops the process with errors naming
  * file and line —, the playground's files are loaded, then the workers start. Each
- * worker has its HTTP client (keep-alive pools to every service) and document cache.
+ * worker has its HTTP client (keep-alive pools to every service), its caller on top of
+ * it (retries, deadline; the circuit breakers are process-wide), its Redis connection
+ * (rate limits) and its document cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gw_gateway.h"
 #include "gw_jalloc.h"
+#include "gw_metrics.h"
 #include "mc_http.h"
 #include "mc_log.h"
 
@@ -37,6 +40,14 @@ static int init(mc_server_t *srv)
     }
     gql_errors_free(&errs);
     g->schema = s;
+    gw_metrics_init(&g->services, g->cfg.metrics_max_operations);
+    gw_metrics_schema_generation(1);
+    g->upstreams = gw_upstreams_create(&g->services, &g->cfg.upstream);
+    g->ratelimit = gw_ratelimit_create(&g->cfg.ratelimit);
+    if (g->upstreams == NULL || g->ratelimit == NULL) {
+        mc_log_error("out of memory");
+        return -1;
+    }
     mc_log_json(MC_LOG_INFO, NULL,
                 json_pack("{s:s,s:i,s:i}", "dir", g->cfg.schema_dir, "types", (int)s->gql->ntypes, "boundFields",
                           (int)s->nbound),
@@ -68,6 +79,12 @@ static int worker_init(mc_worker_t *mw)
         return -1;
     }
     gw_worker_init(w, mc_worker_loop(mw), http, g->cfg.upstream_timeout_ms);
+    w->up = gw_up_worker_create(g->upstreams, mc_worker_loop(mw), http);
+    if (w->up == NULL) {
+        mc_http_client_close(http);
+        free(w);
+        return -1;
+    }
     w->docs = gw_doccache_create(g->cfg.document_cache);
     mc_worker_set_data(mw, w);
     return 0;
@@ -85,6 +102,8 @@ static void worker_dispose(mc_worker_t *mw)
         return;
     gw_doccache_free(w->docs);
     w->docs = NULL;
+    gw_up_worker_close(w->up); /* before the HTTP client its calls use */
+    w->up = NULL;
     mc_http_client_close(w->http);
     w->http = NULL;
     mc_worker_set_data(mw, NULL);
@@ -98,12 +117,20 @@ static void dispose(mc_server_t *srv)
     gw_schema_unref(g->schema);
     g->schema = NULL;
     gw_playground_free(g);
+    gw_upstreams_free(g->upstreams);
+    g->upstreams = NULL;
+    gw_ratelimit_free(g->ratelimit);
+    g->ratelimit = NULL;
+    gw_cors_config_free(&g->cfg.cors);
+    gw_metrics_free();
 }
 
 static const mc_route_t routes[] = {
     {"GET", "/graphql", gw_handle_graphql},
     {"POST", "/graphql", gw_handle_graphql},
+    {"OPTIONS", "/graphql", gw_handle_preflight},
     {"GET", "/graphql/assets/:file", gw_handle_asset},
+    {"GET", "/metrics", gw_handle_metrics},
 };
 
 int main(void)
@@ -118,6 +145,7 @@ int main(void)
         .routes = routes,
         .nroutes = sizeof(routes) / sizeof(routes[0]),
         .use_jwt = true,
+        .use_redis = true, /* rate limits; the gateway serves on without it (fail-open by default) */
         .init = init,
         .worker_init = worker_init,
         .worker_dispose = worker_dispose,
