@@ -251,6 +251,9 @@ static void write_ops(gql_buf *out)
 {
     gql_buf l;
     gql_buf_init(&l, 0);
+    /* Entries are created under the lock: hold it so a new one is seen whole. */
+    if (M.inited)
+        uv_mutex_lock(&M.mu);
     header(out, "gateway_requests_total", "counter", "GraphQL requests by operation, type and outcome.");
     op_entry_t *special[] = {&M.unknown, &M.other};
     for (int pass = 0; pass < 2; ++pass) {
@@ -274,6 +277,8 @@ static void write_ops(gql_buf *out)
             write_hist(out, "gateway_request_duration_seconds", gql_buf_cstr(&l), &e->latency);
         }
     }
+    if (M.inited)
+        uv_mutex_unlock(&M.mu);
     gql_buf_free(&l);
 }
 

@@ -118,9 +118,9 @@ gw_ratelimit_t *gw_ratelimit_create(const gw_rl_config_t *cfg)
     for (int i = 0; i < GW_RL_NPOLICIES; ++i) {
         if (cfg->policy[i].quota == 0)
             continue;
-        n += (size_t)snprintf(rl->policy_header + n, sizeof(rl->policy_header) - n, "%s\"%s\";q=%llu;w=%u%s",
+        n += (size_t)snprintf(rl->policy_header + n, sizeof(rl->policy_header) - n, "%s\"%s\";q=%llu;w=%u",
                               n > 0 ? ", " : "", policy_names[i], (unsigned long long)cfg->policy[i].quota,
-                              cfg->policy[i].window_s, i == GW_RL_REQUESTS ? ";qu=\"request\"" : "");
+                              cfg->policy[i].window_s);
     }
     return rl;
 }

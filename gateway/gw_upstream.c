@@ -140,8 +140,9 @@ static bool budget_take(gw_up_worker_t *w, unsigned svc)
     double t = w->budget[svc].tokens + dt * w->up->cfg.budget_min_per_s;
     if (t > GW_UP_BUDGET_CAP)
         t = GW_UP_BUDGET_CAP;
-    bool ok = t >= 1.0;
-    w->budget[svc].tokens = ok ? t - 1.0 : t;
+    /* Tenths and fifths do not add up exactly in binary: 10 × 0.2 is just under 2. */
+    bool ok = t >= 1.0 - 1e-9;
+    w->budget[svc].tokens = ok ? (t > 1.0 ? t - 1.0 : 0.0) : t;
     return ok;
 }
 
