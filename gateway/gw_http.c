@@ -44,7 +44,7 @@ static const char CT_JSON[] = "application/json; charset=utf-8";
 
 typedef struct gw_doc {
     gql_document *doc;
-    const gql_schema *schema; /* validated against */
+    gql_schema *schema; /* validated against (a reference: a freed schema's address could come back) */
     char *text;
     size_t len;
     uint32_t hash;
@@ -56,11 +56,16 @@ typedef struct gw_doc {
 typedef struct gw_doccache {
     gw_doc_t **table;
     uint32_t cap, count, capacity;
+    size_t bytes; /* text of the cached documents */
     gw_doc_t *head, *tail; /* most recently used first */
 } gw_doccache_t;
 
 /* Documents longer than this are parsed every time rather than cached. */
 #define GW_DOCCACHE_MAX_TEXT (64u * 1024)
+/* The cache's text in all: a parsed document is a few times its text, so this bounds
+ * the cache's memory whatever sizes the clients send (GATEWAY_DOCUMENT_CACHE bounds the
+ * count). */
+#define GW_DOCCACHE_MAX_BYTES (16u << 20)
 
 void *gw_doccache_create(unsigned capacity)
 {
@@ -80,6 +85,7 @@ static void doc_release(gw_doc_t *d)
     if (--d->refs > 0)
         return;
     gql_document_free(d->doc);
+    gql_schema_unref(d->schema);
     free(d->text);
     free(d);
 }
@@ -117,6 +123,7 @@ static void cache_remove(gw_doccache_t *c, gw_doc_t *d)
         *pp = d->hnext;
     lru_unlink(c, d);
     --c->count;
+    c->bytes -= d->len;
     d->cached = false;
     doc_release(d);
 }
@@ -187,23 +194,32 @@ static gw_doc_t *get_document(gw_doccache_t *c, const gw_gateway_t *g, const gql
         return NULL;
     }
     d->doc = doc;
-    d->schema = schema;
+    d->schema = gql_schema_ref((gql_schema *)schema);
     d->hash = hash;
     d->len = len;
     d->refs = 1;
     if (c != NULL && c->capacity > 0 && len <= GW_DOCCACHE_MAX_TEXT && (d->text = malloc(len + 1)) != NULL) {
         memcpy(d->text, text, len);
         d->text[len] = '\0';
-        if (c->count >= c->capacity)
+        while (c->tail != NULL && (c->count >= c->capacity || c->bytes + len > GW_DOCCACHE_MAX_BYTES))
             cache_remove(c, c->tail);
         d->hnext = c->table[hash & (c->cap - 1)];
         c->table[hash & (c->cap - 1)] = d;
         lru_front(c, d);
         ++c->count;
+        c->bytes += len;
         d->cached = true;
         ++d->refs;
     }
     return d;
+}
+
+/* Drops a document from the cache (a document over a limit: clients that send it get the
+ * same refusal, and thousands of distinct refused documents must not fill the cache). */
+static void doc_forget(gw_doccache_t *c, gw_doc_t *d)
+{
+    if (c != NULL && d->cached)
+        cache_remove(c, d);
 }
 
 /* --- negotiation ------------------------------------------------------------------------------ */
@@ -691,6 +707,7 @@ void gw_handle_graphql(mc_req_t *req)
     gql_operation_stats st;
     memset(&st, 0, sizeof(st));
     if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, variables, &st, &errs) != 0) {
+        doc_forget(w != NULL ? w->docs : NULL, doc);
         respond_request_errors(req, m, &errs);
         account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
         json_decref(variables);

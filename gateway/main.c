@@ -62,6 +62,43 @@ static int init(mc_server_t *srv)
     return 0;
 }
 
+/* SIGHUP (on the main thread, while the workers serve): the schema files are read and
+ * validated again; only a schema that loads whole replaces the one in use. Requests in
+ * flight keep the schema they started with (each holds a reference); documents cached by
+ * the workers are validated again against the new one when next used. An invalid schema
+ * is refused with its errors logged, and the old one stays. */
+static void reload(mc_server_t *srv)
+{
+    gw_gateway_t *g = mc_server_data(srv);
+    static uint64_t generation = 1;
+    gql_errors errs;
+    gql_errors_init(&errs);
+    gw_schema_t *s = gw_schema_load(g->cfg.schema_dir, &g->services, &errs);
+    if (s == NULL) {
+        gql_buf out;
+        gql_buf_init(&out, 0);
+        gw_errors_print(&errs, &out);
+        mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs.count),
+                    "schema reload refused: the new schema is invalid; the one in use stays:\n%s", gql_buf_cstr(&out));
+        gql_buf_free(&out);
+        gql_errors_free(&errs);
+        gw_metrics_count(GW_C_RELOAD_FAILED);
+        return;
+    }
+    gql_errors_free(&errs);
+    uv_mutex_lock(&g->schema_lock);
+    gw_schema_t *old = g->schema;
+    g->schema = s;
+    uv_mutex_unlock(&g->schema_lock);
+    gw_schema_unref(old);
+    gw_metrics_count(GW_C_RELOAD_OK);
+    gw_metrics_schema_generation(++generation);
+    mc_log_json(MC_LOG_INFO, NULL,
+                json_pack("{s:s,s:i,s:i,s:I}", "dir", g->cfg.schema_dir, "types", (int)s->gql->ntypes, "boundFields",
+                          (int)s->nbound, "generation", (json_int_t)generation),
+                "schema reloaded");
+}
+
 static int worker_init(mc_worker_t *mw)
 {
     gw_gateway_t *g = mc_server_data(mc_worker_server(mw));
@@ -149,6 +186,7 @@ int main(void)
         .init = init,
         .worker_init = worker_init,
         .worker_dispose = worker_dispose,
+        .reload = reload,
         .dispose = dispose,
         .data = &gateway,
         .ready = gw_handle_ready,
