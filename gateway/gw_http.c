@@ -326,8 +326,9 @@ typedef struct gw_request {
     uint64_t cost;       /* gql_limits' estimate: what the cost limit charges */
 } gw_request_t;
 
-/* Counts a finished GraphQL request in the metrics and its access-log line. operation is
- * NULL when the document never validated. */
+/* Counts a finished GraphQL request in the metrics and its access-log line (so: before it
+ * is answered, which writes that line). operation is NULL when the document never
+ * validated. */
 static void account(mc_req_t *req, uint64_t start_ns, const char *operation, const char *type, gw_outcome_t outcome)
 {
     gw_metrics_request(operation, type, outcome, mc_mono_ns() - start_ns);
@@ -362,32 +363,33 @@ static void on_done(gw_op_t *op, void *data)
     const gw_gateway_t *g = mc_server_data(mc_req_server(r->req));
     gql_exec *e = gw_op_exec(op);
     bool has_data = gql_exec_has_data(e);
-    gw_outcome_t outcome;
+    mc_req_log_set(r->req, "upstreamCalls", json_integer((json_int_t)gw_op_calls(op)));
+    if (mc_log_enabled(MC_LOG_DEBUG))
+        mc_log_json(MC_LOG_DEBUG, mc_req_id(r->req), json_pack("{s:i}", "upstream_calls", (int)gw_op_calls(op)),
+                    "operation done");
     if (gw_op_aborted(op)) {
-        outcome = GW_OUTCOME_ABORTED;
+        account(r->req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_ABORTED);
         respond_problem(r->req, r->media, 499, "BAD_USER_INPUT", "the client went away");
     } else {
         gql_errors *errs = (gql_errors *)gql_exec_errors(e);
-        outcome = !has_data ? GW_OUTCOME_FAILED : errs->count > 0 ? GW_OUTCOME_PARTIAL : GW_OUTCOME_SUCCESS;
         if (!g->cfg.suggestions)
             gw_errors_hide_suggestions(errs); /* variables' coercion messages suggest too */
         gw_errors_default_code(errs, has_data ? "INTERNAL" : "BAD_USER_INPUT");
         gql_buf out;
         gql_buf_init(&out, 0);
         if (gql_exec_write_response(e, &out) != 0) {
-            outcome = GW_OUTCOME_FAILED;
+            account(r->req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_FAILED);
             respond_problem(r->req, r->media, 500, "INTERNAL", "the response is larger than the gateway sends");
         } else {
+            gw_outcome_t outcome = !has_data         ? GW_OUTCOME_FAILED
+                                   : errs->count > 0 ? GW_OUTCOME_PARTIAL
+                                                     : GW_OUTCOME_SUCCESS;
+            account(r->req, r->start_ns, r->op_name, r->op_type, outcome);
             int status = r->media == MEDIA_GQL && !has_data ? 400 : 200;
             mc_respond_raw(r->req, status, content_type(r->media), out.data, out.len);
         }
         gql_buf_free(&out);
     }
-    if (mc_log_enabled(MC_LOG_DEBUG))
-        mc_log_json(MC_LOG_DEBUG, mc_req_id(r->req), json_pack("{s:i}", "upstream_calls", (int)gw_op_calls(op)),
-                    "operation done");
-    mc_req_log_set(r->req, "upstreamCalls", json_integer((json_int_t)gw_op_calls(op)));
-    account(r->req, r->start_ns, r->op_name, r->op_type, outcome);
     gw_op_free(op);
     request_free(r);
 }
@@ -596,9 +598,9 @@ static void on_rate_checked(const gw_rl_result_t *res, void *data)
     json_t *body = json_pack("{s:[{s:s,s:o}]}", "errors", "message", msg, "extensions", ext);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_RATE_LIMITED);
     mc_respond_raw(req, status, content_type(r->media), s, strlen(s));
     free(s);
-    account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_RATE_LIMITED);
     request_free(r);
     mc_req_release(req);
 }
@@ -626,9 +628,9 @@ void gw_handle_graphql(mc_req_t *req)
     uint64_t start_ns = mc_mono_ns();
     gw_metrics_inflight(1);
     if (m == MEDIA_NONE || m == MEDIA_HTML) {
+        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         respond_problem(req, MEDIA_JSON, 406, "BAD_USER_INPUT",
                         "this endpoint answers application/graphql-response+json or application/json");
-        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
         return;
     }
     /* Before anything is read: a GET a browser could have sent without a preflight. */
@@ -636,8 +638,8 @@ void gw_handle_graphql(mc_req_t *req)
                               mc_req_header(req, "apollo-require-preflight"),
                               mc_req_header(req, "x-apollo-operation-name"))) {
         gw_metrics_count(GW_C_CSRF);
-        respond_problem(req, m, 400, "BAD_USER_INPUT", CSRF_MESSAGE);
         account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", CSRF_MESSAGE);
         return;
     }
     json_t *params = is_get ? get_params(req, m) : post_params(req, m);
@@ -663,8 +665,8 @@ void gw_handle_graphql(mc_req_t *req)
         problem = "extensions must be an object or null";
     if (problem != NULL) {
         json_decref(params);
-        respond_problem(req, m, 400, "BAD_USER_INPUT", problem);
         account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        respond_problem(req, m, 400, "BAD_USER_INPUT", problem);
         return;
     }
 
@@ -676,8 +678,8 @@ void gw_handle_graphql(mc_req_t *req)
                                  json_string_length(query), &errs);
     const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
     if (doc == NULL) {
-        respond_request_errors(req, m, &errs);
         account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
         goto Exit;
     }
     const gql_operation_node *op = select_operation(doc->doc, op_name);
@@ -691,15 +693,15 @@ void gw_handle_graphql(mc_req_t *req)
     }
     if (op != NULL && op->operation == GQL_OP_MUTATION && is_get) {
         mc_req_add_header(req, "allow", "POST");
-        respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
         account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
+        respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
         doc_release(doc);
         goto Exit;
     }
     if (op != NULL && op->operation == GQL_OP_SUBSCRIPTION) {
         gql_errors_add(&errs, "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.");
-        respond_request_errors(req, m, &errs);
         account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
         doc_release(doc);
         goto Exit;
     }
@@ -708,8 +710,8 @@ void gw_handle_graphql(mc_req_t *req)
     memset(&st, 0, sizeof(st));
     if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, variables, &st, &errs) != 0) {
         doc_forget(w != NULL ? w->docs : NULL, doc);
-        respond_request_errors(req, m, &errs);
         account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
         json_decref(variables);
         doc_release(doc);
         goto Exit;

@@ -227,7 +227,10 @@ void gw_ratelimit_check(gw_ratelimit_t *rl, mc_redis_t *redis, const char *ident
             continue;
         int k = c->n++;
         c->policies[k] = i;
-        snprintf(keys[k], sizeof(keys[k]), "gw:rl:{%s}:%s", identity, policy_names[i]);
+        /* The policy is part of the key: gateways configured differently (a rolling
+         * change of the quota) must not read each other's arrival times. */
+        snprintf(keys[k], sizeof(keys[k]), "gw:rl:{%s}:%s:%llu/%u", identity, policy_names[i],
+                 (unsigned long long)p->quota, p->window_s);
         snprintf(args[k * 3], sizeof(args[0]), "%llu", (unsigned long long)p->quota);
         snprintf(args[k * 3 + 1], sizeof(args[0]), "%llu", (unsigned long long)p->window_s * 1000000ull);
         uint64_t units = i == GW_RL_REQUESTS ? 1 : cost;

@@ -158,7 +158,10 @@ static measure measure_set(mctx *m, const gql_type *parent, const gql_selection_
             if (meta && m->l->ignore_introspection) {
                 x.depth = 0;
                 x.cost = 0;
-                x.aliases = 0;
+                /* __typename is no introspection query: aliased thousands of times it is
+                 * an alias bomb like any other */
+                if (!gql_str_eqc(f->name, "__typename"))
+                    x.aliases = 0;
             } else if (f->sel) {
                 const gql_type *t = def ? gql_named_type(def->type) : NULL;
                 measure sub = measure_set(m, t, f->sel);

@@ -68,6 +68,9 @@ static void test_depth(void **state)
     st = measure("{ __schema { types { fields { type { name } } } } me { name } }", NULL, &l, &n, NULL);
     assert_int_equal(n, 0);
     assert_int_equal(st.depth, 2);
+    /* but aliases of __typename are an alias bomb all the same */
+    st = measure("{ me { a: __typename b: __typename c: __typename } }", NULL, &l, &n, NULL);
+    assert_int_equal(st.aliases, 3);
 }
 
 static void test_aliases_and_directives_count_expansions(void **state)
