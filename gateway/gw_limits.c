@@ -110,7 +110,7 @@ void gw_limits_count_introspection(const gql_errors *errs)
 
 size_t gw_message_hide_suggestion(char *msg, size_t len)
 {
-    /* As Apollo Server's disableSuggestions: / ?Did you mean(.+?)\?$/ → "" */
+    /* As Apollo Server does: / ?Did you mean(.+?)\?$/ → "" */
     static const char needle[] = "Did you mean";
     const size_t nl = sizeof(needle) - 1;
     if (len < nl + 2 || msg[len - 1] != '?')

@@ -12,8 +12,8 @@
  *     message. `__typename` stays allowed.
  *   - "Did you mean …?" suggestions, which spell out the schema's field, type and
  *     argument names to anyone probing it, can be hidden (hidden in production): the
- *     suggestion is cut from every message the way Apollo Server's disableSuggestions
- *     does, so the rest of graphql-js's wording stays intact.
+ *     suggestion is cut from every message the way Apollo Server hides them, so the
+ *     rest of graphql-js's wording stays intact.
  *
  * Why here and not in the engine: the engine reports graphql-js's messages exactly;
  * what a deployment shows its clients is the gateway's decision.

@@ -402,6 +402,10 @@ static void write_all(gql_buf *out, gw_gateway_t *g)
 void gw_handle_metrics(mc_req_t *req)
 {
     gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    if (!g->cfg.metrics) {
+        mc_respond_error(req, MC_ERR_NOT_FOUND, NULL, "no route for GET /metrics");
+        return;
+    }
     gql_buf out;
     gql_buf_init(&out, 0);
     write_all(&out, g);

@@ -560,7 +560,8 @@ static void timeouts_cut_hanging_calls(void **state)
     assert_int_equal(count_received(cat), 2);
 
     /* the request's deadline, shorter than any call's timeout */
-    const char *env[] = {"GATEWAY_UPSTREAM_TIMEOUT_MS=60000", "GATEWAY_REQUEST_TIMEOUT_MS=500", NULL};
+    const char *env[] = {"GATEWAY_UPSTREAM_TIMEOUT_MS=60000", "GATEWAY_REQUEST_TIMEOUT_MS=500", "GATEWAY_METRICS=off",
+                         NULL};
     mh_service_t *g = start_gateway(env);
     assert_non_null(g);
     /* (the fixture answers after 30 s, the test's client gives up after 15 s: an answer
@@ -569,6 +570,10 @@ static void timeouts_cut_hanging_calls(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(ext_str(&r, "code"), "UPSTREAM_UNAVAILABLE");
     assert_non_null(strstr(json_string_value(mh_json_at(r.json, "errors.0.message")), "timeout"));
+    mh_response_free(&r);
+    /* (this one serves no metrics) */
+    r = mh_get(mh_url(g, "/metrics"), NULL);
+    assert_int_equal(r.status, 404);
     mh_response_free(&r);
     assert_int_equal(mh_service_stop(g), 0);
     json_decref(received(cat));
