@@ -23,6 +23,7 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     gw_cors_config_load(&cfg->cors);
     gw_rl_config_load(&cfg->ratelimit, cfg->limits.max_cost);
     gw_up_config_load(&cfg->upstream);
+    gw_apq_config_load(&cfg->apq);
     cfg->ready_timeout_ms = (unsigned)mc_env_int("GATEWAY_READY_TIMEOUT_MS", 1000, 1, 60000);
     cfg->trust_forwarded_for = mc_env_bool("GATEWAY_TRUST_FORWARDED_FOR", false);
 
@@ -71,6 +72,14 @@ static bool plausible_address(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+gw_trusted_t *gw_gateway_trusted(gw_gateway_t *g)
+{
+    uv_mutex_lock(&g->schema_lock);
+    gw_trusted_t *t = gw_trusted_ref(g->trusted);
+    uv_mutex_unlock(&g->schema_lock);
+    return t;
 }
 
 const char *gw_client_address(mc_req_t *req, const gw_config_t *cfg)

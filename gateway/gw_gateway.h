@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <uv.h>
 #include "gql.h"
+#include "gw_apq.h"
 #include "gw_cors.h"
 #include "gw_op.h"
 #include "gw_ratelimit.h"
@@ -45,6 +46,7 @@ typedef struct gw_config {
     gw_cors_config_t cors;         /* GATEWAY_CORS_*, GATEWAY_CSRF_PREVENTION */
     gw_rl_config_t ratelimit;      /* GATEWAY_RATE_LIMIT* */
     gw_up_config_t upstream;       /* retries, retry budget, circuit breakers */
+    gw_apq_config_t apq;           /* GATEWAY_APQ*, GATEWAY_TRUSTED_DOCUMENTS */
     unsigned ready_timeout_ms;     /* GATEWAY_READY_TIMEOUT_MS: how long /ready waits for a service */
     bool trust_forwarded_for;      /* GATEWAY_TRUST_FORWARDED_FOR: the client's address is the last
                                       X-Forwarded-For entry (a proxy in front adds it) */
@@ -67,8 +69,9 @@ typedef struct gw_asset {
 typedef struct gw_gateway {
     gw_config_t cfg;
     gw_services_t services;
-    uv_mutex_t schema_lock; /* guards `schema` (swapped by a reload) */
+    uv_mutex_t schema_lock; /* guards `schema` and `trusted` (swapped by a reload) */
     gw_schema_t *schema;
+    gw_trusted_t *trusted;  /* the trusted documents, or NULL (any document runs) */
     gw_asset_t assets[GW_NASSETS];
     bool assets_loaded;
     gw_upstreams_t *upstreams; /* the services' circuit breakers, shared by the workers */
@@ -82,6 +85,8 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production);
 const char *gw_client_address(mc_req_t *req, const gw_config_t *cfg);
 /* The current schema with a new reference (release with gw_schema_unref). */
 gw_schema_t *gw_gateway_schema(gw_gateway_t *g);
+/* The trusted documents with a new reference, or NULL (release with gw_trusted_unref). */
+gw_trusted_t *gw_gateway_trusted(gw_gateway_t *g);
 
 /* Route handlers. */
 void gw_handle_graphql(mc_req_t *req);

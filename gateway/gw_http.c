@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "gw_apq.h"
 #include "gw_gateway.h"
 #include "gw_limits.h"
 #include "gw_metrics.h"
@@ -324,6 +325,7 @@ typedef struct gw_request {
     const char *op_name; /* for the metrics and the access log: "" when anonymous */
     const char *op_type; /* "query", "mutation" */
     uint64_t cost;       /* gql_limits' estimate: what the cost limit charges */
+    bool is_get;
 } gw_request_t;
 
 /* Counts a finished GraphQL request in the metrics and its access-log line (so: before it
@@ -605,6 +607,110 @@ static void on_rate_checked(const gw_rl_result_t *res, void *data)
     mc_req_release(req);
 }
 
+/* The request's document is known (text, len): parse and validate it (or find it in the
+ * cache), check the operation and the limits, then the rate limits, then run it. hash,
+ * when set, registers the document as a persisted query once it validated. Answers the
+ * request or hands it on; r is freed or owned by what follows. */
+static void run_document(gw_request_t *r, const char *text, size_t len, const char *hash)
+{
+    mc_req_t *req = r->req;
+    gw_gateway_t *g = mc_server_data(mc_req_server(req));
+    gw_worker_t *w = mc_worker_data(mc_req_worker(req));
+    media_t m = r->media;
+    json_t *opname = json_object_get(r->params, "operationName");
+    json_t *vars = json_object_get(r->params, "variables");
+    const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
+    gw_schema_t *schema = gw_gateway_schema(g);
+    gql_errors errs;
+    gql_errors_init(&errs);
+    gw_doc_t *doc = get_document(w != NULL ? w->docs : NULL, g, schema->gql, text, len, &errs);
+    if (doc == NULL) {
+        account(req, r->start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
+        goto Fail;
+    }
+    if (hash != NULL)
+        gw_apq_register(&g->cfg.apq, w != NULL ? w->apq : NULL, mc_worker_redis(mc_req_worker(req)), hash, text, len);
+    r->doc = doc;
+    const gql_operation_node *op = select_operation(doc->doc, op_name);
+    /* The operation's name and type for the metrics and the access log. */
+    if (op != NULL) {
+        r->op_name = op->name.s != NULL ? mc_req_strndup(req, op->name.s, op->name.len) : "";
+        r->op_type = op->operation == GQL_OP_MUTATION       ? "mutation"
+                     : op->operation == GQL_OP_SUBSCRIPTION ? "subscription"
+                                                            : "query";
+    }
+    if (op != NULL && op->operation == GQL_OP_MUTATION && r->is_get) {
+        mc_req_add_header(req, "allow", "POST");
+        account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_INVALID);
+        respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
+        goto Fail;
+    }
+    if (op != NULL && op->operation == GQL_OP_SUBSCRIPTION) {
+        gql_errors_add(&errs, "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.");
+        account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
+        goto Fail;
+    }
+    r->variables = json_is_object(vars) ? json_incref(vars) : NULL;
+    gql_operation_stats st;
+    memset(&st, 0, sizeof(st));
+    if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, r->variables, &st, &errs) != 0) {
+        doc_forget(w != NULL ? w->docs : NULL, doc);
+        account(req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_INVALID);
+        respond_request_errors(req, m, &errs);
+        goto Fail;
+    }
+    gql_errors_free(&errs);
+    r->cost = st.cost;
+    r->schema = schema;
+    if (!gw_ratelimit_enabled(g->ratelimit)) {
+        start_operation(r);
+    } else {
+        const char *why = NULL;
+        char identity[300];
+        gw_ratelimit_identity(mc_req_claims(req, &why), gw_client_address(req, &g->cfg), identity, sizeof(identity));
+        mc_req_retain(req); /* released by on_rate_checked */
+        gw_ratelimit_check(g->ratelimit, mc_worker_redis(mc_req_worker(req)), identity, st.cost < 1 ? 1 : st.cost,
+                           on_rate_checked, r);
+    }
+    return;
+Fail:
+    gql_errors_free(&errs);
+    gw_schema_unref(schema);
+    request_free(r);
+}
+
+/* gw_apq_resolve's answer: the document, or why there is none. */
+static void on_document(const gw_apq_result_t *res, void *data)
+{
+    gw_request_t *r = data;
+    mc_req_t *req = r->req;
+    if (mc_req_gone(req)) {
+        account(req, r->start_ns, NULL, NULL, GW_OUTCOME_ABORTED);
+        request_free(r);
+        mc_req_release(req);
+        return;
+    }
+    switch (res->status) {
+    case GW_APQ_PLAIN:
+    case GW_APQ_FOUND:
+    case GW_APQ_REGISTER:
+        run_document(r, res->text, res->len, res->status == GW_APQ_REGISTER ? res->hash : NULL);
+        break;
+    default: {
+        /* Apollo's clients read PersistedQueryNotFound from a 200 answer; with
+         * graphql-response+json a request that never ran is a 400 like any other. */
+        int status = res->http_status == 200 && r->media == MEDIA_GQL ? 400 : res->http_status;
+        account(req, r->start_ns, NULL, NULL, GW_OUTCOME_INVALID);
+        respond_problem(req, r->media, status, res->code, res->message);
+        request_free(r);
+        break;
+    }
+    }
+    mc_req_release(req);
+}
+
 static const char CSRF_MESSAGE[] =
     "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). Send it with a "
     "Content-Type header other than application/x-www-form-urlencoded, multipart/form-data or text/plain, or "
@@ -652,10 +758,14 @@ void gw_handle_graphql(mc_req_t *req)
     json_t *opname = json_object_get(params, "operationName");
     json_t *vars = json_object_get(params, "variables");
     json_t *ext = json_object_get(params, "extensions");
+    json_t *pq = json_object_get(ext, "persistedQuery");
+    bool persisted = pq != NULL && !json_is_null(pq);
+    if (persisted && json_is_null(query))
+        query = NULL; /* {"query": null} with a hash: as absent */
     const char *problem = NULL;
-    if (query == NULL)
+    if (query == NULL && !persisted)
         problem = "the query parameter is missing";
-    else if (!json_is_string(query))
+    else if (query != NULL && !json_is_string(query))
         problem = "the query parameter must be a string";
     else if (opname != NULL && !json_is_null(opname) && !json_is_string(opname))
         problem = "operationName must be a string or null";
@@ -670,80 +780,19 @@ void gw_handle_graphql(mc_req_t *req)
         return;
     }
 
-    gw_schema_t *schema = gw_gateway_schema(g);
-    gql_errors errs;
-    gql_errors_init(&errs);
-    gw_request_t *r = NULL;
-    gw_doc_t *doc = get_document(w != NULL ? w->docs : NULL, g, schema->gql, json_string_value(query),
-                                 json_string_length(query), &errs);
-    const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
-    if (doc == NULL) {
-        account(req, start_ns, NULL, NULL, GW_OUTCOME_INVALID);
-        respond_request_errors(req, m, &errs);
-        goto Exit;
-    }
-    const gql_operation_node *op = select_operation(doc->doc, op_name);
-    /* The operation's name and type for the metrics and the access log. */
-    const char *metric_name = NULL, *metric_type = NULL;
-    if (op != NULL) {
-        metric_name = op->name.s != NULL ? mc_req_strndup(req, op->name.s, op->name.len) : "";
-        metric_type = op->operation == GQL_OP_MUTATION       ? "mutation"
-                      : op->operation == GQL_OP_SUBSCRIPTION ? "subscription"
-                                                             : "query";
-    }
-    if (op != NULL && op->operation == GQL_OP_MUTATION && is_get) {
-        mc_req_add_header(req, "allow", "POST");
-        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
-        respond_problem(req, m, 405, "BAD_USER_INPUT", "mutations are sent with POST");
-        doc_release(doc);
-        goto Exit;
-    }
-    if (op != NULL && op->operation == GQL_OP_SUBSCRIPTION) {
-        gql_errors_add(&errs, "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.");
-        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
-        respond_request_errors(req, m, &errs);
-        doc_release(doc);
-        goto Exit;
-    }
-    json_t *variables = json_is_object(vars) ? json_incref(vars) : NULL;
-    gql_operation_stats st;
-    memset(&st, 0, sizeof(st));
-    if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, variables, &st, &errs) != 0) {
-        doc_forget(w != NULL ? w->docs : NULL, doc);
-        account(req, start_ns, metric_name, metric_type, GW_OUTCOME_INVALID);
-        respond_request_errors(req, m, &errs);
-        json_decref(variables);
-        doc_release(doc);
-        goto Exit;
-    }
-
-    r = calloc(1, sizeof(*r));
+    gw_request_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         abort();
     r->req = req;
     r->media = m;
-    r->doc = doc;
     r->params = params;
-    r->variables = variables;
     r->start_ns = start_ns;
-    r->op_name = metric_name;
-    r->op_type = metric_type;
-    r->cost = st.cost;
-    r->schema = schema;
-    schema = NULL;
-    params = NULL;
-    if (!gw_ratelimit_enabled(g->ratelimit)) {
-        start_operation(r);
-    } else {
-        const char *why = NULL;
-        char identity[300];
-        gw_ratelimit_identity(mc_req_claims(req, &why), gw_client_address(req, &g->cfg), identity, sizeof(identity));
-        mc_req_retain(req); /* released by on_rate_checked */
-        gw_ratelimit_check(g->ratelimit, mc_worker_redis(mc_req_worker(req)), identity, st.cost < 1 ? 1 : st.cost,
-                           on_rate_checked, r);
-    }
-Exit:
-    gql_errors_free(&errs);
-    gw_schema_unref(schema);
-    json_decref(params);
+    r->is_get = is_get;
+    /* The document: the query, or the one a persisted-query hash names (maybe from
+     * Redis, so maybe later). */
+    mc_req_retain(req); /* released by on_document */
+    gw_trusted_t *trusted = gw_gateway_trusted(g);
+    gw_apq_resolve(&g->cfg.apq, trusted, w != NULL ? w->apq : NULL, mc_worker_redis(mc_req_worker(req)), query,
+                   json_is_object(ext) ? ext : NULL, on_document, r);
+    gw_trusted_unref(trusted);
 }

@@ -384,6 +384,12 @@ static void write_all(gql_buf *out, gw_gateway_t *g)
     static const gw_counter_t dc_c[] = {GW_C_DOC_HIT, GW_C_DOC_MISS};
     write_counter(out, "gateway_document_cache_total", "Parsed and validated documents found in the cache, or not.",
                   "result", dc_l, dc_c, 2);
+    static const char *const pq_l[] = {"hit", "not_found", "registered", "refused"};
+    static const gw_counter_t pq_c[] = {GW_C_APQ_HIT, GW_C_APQ_MISS, GW_C_APQ_REGISTERED, GW_C_APQ_REFUSED};
+    write_counter(out, "gateway_persisted_queries_total",
+                  "Persisted queries: hashes found, not found, documents registered, documents refused "
+                  "(not trusted).",
+                  "result", pq_l, pq_c, 4);
     static const gw_counter_t cs_c[] = {GW_C_CSRF};
     write_counter(out, "gateway_csrf_refused_total", "GET requests refused as possible cross-site request forgery.",
                   NULL, NULL, cs_c, 1);

@@ -15,6 +15,7 @@
  *   gateway_rate_limiter_unavailable_total{decision}      Redis did not answer: allowed/refused
  *   gateway_limit_rejections_total{limit}                 documents refused by a query limit
  *   gateway_document_cache_total{result}                  parsed-document cache hits/misses
+ *   gateway_persisted_queries_total{result}               APQ / trusted documents
  *   gateway_csrf_refused_total, gateway_introspection_refused_total
  *   gateway_schema_reloads_total{result}, gateway_schema_generation
  *   process_resident_memory_bytes, process_cpu_seconds_total, process_start_time_seconds
@@ -58,6 +59,10 @@ typedef enum gw_up_result {
 typedef enum gw_counter {
     GW_C_DOC_HIT,
     GW_C_DOC_MISS,
+    GW_C_APQ_HIT,        /* a hash found (memory, Redis or the trusted list) */
+    GW_C_APQ_MISS,       /* PersistedQueryNotFound */
+    GW_C_APQ_REGISTERED, /* a document stored under its hash */
+    GW_C_APQ_REFUSED,    /* trusted documents: a document not on the list */
     GW_C_RL_REQUESTS,    /* refused by the request-rate limit */
     GW_C_RL_COST,        /* refused by the cost limit */
     GW_C_RL_DOWN_ALLOWED,

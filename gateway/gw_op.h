@@ -47,6 +47,7 @@ typedef struct gw_worker {
     unsigned default_timeout_ms; /* upstream call timeout when the binding sets none */
     bool closing;
     void *docs;            /* the document cache (gw_http.c) */
+    struct gw_apq_worker *apq; /* persisted queries this worker knows (gw_apq.h) */
     void *data;            /* the owner's */
     void (*on_closed)(struct gw_worker *w);
 } gw_worker_t;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "gw_gateway.h"
 #include "gw_jalloc.h"
+#include "gw_limits.h"
 #include "gw_metrics.h"
 #include "mc_http.h"
 #include "mc_log.h"
@@ -40,6 +41,23 @@ static int init(mc_server_t *srv)
     }
     gql_errors_free(&errs);
     g->schema = s;
+    if (g->cfg.apq.trusted_file != NULL) {
+        gql_validate_options vo = gw_limits_validate_options(&g->cfg);
+        gql_errors_init(&errs);
+        g->trusted = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
+        if (g->trusted == NULL) {
+            gql_buf out;
+            gql_buf_init(&out, 0);
+            gw_errors_print(&errs, &out);
+            mc_log_error("the trusted documents are invalid; the gateway does not start:\n%s", gql_buf_cstr(&out));
+            gql_buf_free(&out);
+            gql_errors_free(&errs);
+            return -1;
+        }
+        gql_errors_free(&errs);
+        mc_log_info("trusted documents: %zu from %s; no other document runs", gw_trusted_count(g->trusted),
+                    g->cfg.apq.trusted_file);
+    }
     gw_metrics_init(&g->services, g->cfg.metrics_max_operations);
     gw_metrics_schema_generation(1);
     g->upstreams = gw_upstreams_create(&g->services, &g->cfg.upstream);
@@ -86,11 +104,38 @@ static void reload(mc_server_t *srv)
         return;
     }
     gql_errors_free(&errs);
+    /* The trusted documents are read again and must validate against the new schema. */
+    gw_trusted_t *t = NULL;
+    if (g->cfg.apq.trusted_file != NULL) {
+        gql_validate_options vo = gw_limits_validate_options(&g->cfg);
+        gql_errors_init(&errs);
+        t = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
+        if (t == NULL) {
+            gql_buf out;
+            gql_buf_init(&out, 0);
+            gw_errors_print(&errs, &out);
+            mc_log_error("schema reload refused: the trusted documents do not hold with the new schema; the schema in "
+                         "use stays:\n%s",
+                         gql_buf_cstr(&out));
+            gql_buf_free(&out);
+            gql_errors_free(&errs);
+            gw_schema_unref(s);
+            gw_metrics_count(GW_C_RELOAD_FAILED);
+            return;
+        }
+        gql_errors_free(&errs);
+    }
     uv_mutex_lock(&g->schema_lock);
     gw_schema_t *old = g->schema;
     g->schema = s;
+    gw_trusted_t *old_trusted = g->trusted;
+    if (g->cfg.apq.trusted_file != NULL)
+        g->trusted = t;
+    else
+        old_trusted = NULL;
     uv_mutex_unlock(&g->schema_lock);
     gw_schema_unref(old);
+    gw_trusted_unref(old_trusted);
     gw_metrics_count(GW_C_RELOAD_OK);
     gw_metrics_schema_generation(++generation);
     mc_log_json(MC_LOG_INFO, NULL,
@@ -123,6 +168,7 @@ static int worker_init(mc_worker_t *mw)
         return -1;
     }
     w->docs = gw_doccache_create(g->cfg.document_cache);
+    w->apq = gw_apq_worker_create(GW_APQ_WORKER_BYTES);
     mc_worker_set_data(mw, w);
     return 0;
 }
@@ -139,6 +185,8 @@ static void worker_dispose(mc_worker_t *mw)
         return;
     gw_doccache_free(w->docs);
     w->docs = NULL;
+    gw_apq_worker_free(w->apq);
+    w->apq = NULL;
     gw_up_worker_close(w->up); /* before the HTTP client its calls use */
     w->up = NULL;
     mc_http_client_close(w->http);
@@ -153,6 +201,8 @@ static void dispose(mc_server_t *srv)
     gw_gateway_t *g = mc_server_data(srv);
     gw_schema_unref(g->schema);
     g->schema = NULL;
+    gw_trusted_unref(g->trusted);
+    g->trusted = NULL;
     gw_playground_free(g);
     gw_upstreams_free(g->upstreams);
     g->upstreams = NULL;

@@ -277,7 +277,12 @@ static void memory_stays_bounded_under_a_flood_of_bombs(void **state)
     double rss1 = metric(gw, "process_resident_memory_bytes");
     /* 400 documents of 3,000 fields each: kept, they would take hundreds of MB */
     print_message("resident memory: %.1f MB before, %.1f MB after 400 alias bombs\n", rss0 / 1e6, rss1 / 1e6);
+#ifndef MERCATO_SANITIZE
     assert_true(rss1 - rss0 < 64e6);
+#else
+    /* AddressSanitizer keeps freed memory in quarantine (256 MB) to catch its later use:
+     * resident memory says nothing here. The normal build checks it. */
+#endif
 }
 
 static void introspection_and_suggestions_can_be_turned_off(void **state)
@@ -752,6 +757,158 @@ static void sighup_reloads_the_schema_and_refuses_an_invalid_one(void **state)
     assert_int_equal(mh_service_stop(g), 0);
 }
 
+/* --- persisted queries ------------------------------------------------------------------------- */
+
+static const char APQ_Q[] = "query ApqPage { category(id: \"apq1\") { name } }";
+static const char APQ_H[] = "c08daf41a0f0bf8382cc3d947a9156cb3ba840f101961a973c1a9ed7aaffd689";
+
+/* POST {query?, extensions: {persistedQuery: {version: 1, sha256Hash}}}. */
+static mh_response_t post_persisted(mh_service_t *g, const char *query, const char *hash)
+{
+    json_t *body = json_pack("{s:{s:{s:i,s:s}}}", "extensions", "persistedQuery", "version", 1, "sha256Hash", hash);
+    if (query != NULL)
+        json_object_set_new(body, "query", json_string(query));
+    mh_response_t r;
+    mh_http(&(mh_request_t){.method = "POST", .url = mh_url(g, "/graphql"), .json = body}, &r);
+    json_decref(body);
+    return r;
+}
+
+static void automatic_persisted_queries_round_trip_across_gateways(void **state)
+{
+    (void)state;
+    mh_service_t *g2 = start_gateway(NULL);
+    assert_non_null(g2);
+    json_decref(received(cat));
+
+    /* the hash alone, never seen: PersistedQueryNotFound, no call */
+    mh_response_t r = post_persisted(gw, NULL, APQ_H);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "errors.0.message")), "PersistedQueryNotFound");
+    assert_string_equal(ext_str(&r, "code"), "PERSISTED_QUERY_NOT_FOUND");
+    assert_null(json_object_get(r.json, "data"));
+    mh_response_free(&r);
+    assert_int_equal(count_received(cat), 0);
+
+    /* the client sends the query with its hash: it runs and is registered */
+    r = post_persisted(gw, APQ_Q, APQ_H);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "data.category.name")), "Category apq1");
+    mh_response_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "GET gw:apq:%s", APQ_H);
+    assert_string_equal(mh_redis_cli(cmd), APQ_Q);
+    snprintf(cmd, sizeof(cmd), "TTL gw:apq:%s", APQ_H);
+    long ttl = strtol(mh_redis_cli(cmd), NULL, 10);
+    assert_true(ttl > 86000 && ttl <= 86400);
+
+    /* another gateway knows it through Redis: by POST, and by GET as a CDN would cache it */
+    r = post_persisted(g2, NULL, APQ_H);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "data.category.name")), "Category apq1");
+    mh_response_free(&r);
+    char path[512];
+    snprintf(path, sizeof(path),
+             "/graphql?operationName=ApqPage&extensions=%%7B%%22persistedQuery%%22%%3A%%7B%%22version%%22%%3A1%%2C%%22"
+             "sha256Hash%%22%%3A%%22%s%%22%%7D%%7D",
+             APQ_H);
+    const char *pre[] = {"Apollo-Require-Preflight: true", NULL};
+    mh_http(&(mh_request_t){.url = mh_url(g2, path), .headers = pre}, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "data.category.name")), "Category apq1");
+    mh_response_free(&r);
+    assert_int_equal(count_received(cat), 3);
+    assert_true(metric(gw, "gateway_persisted_queries_total{result=\"not_found\"}") >= 1);
+    assert_true(metric(gw, "gateway_persisted_queries_total{result=\"registered\"}") >= 1);
+    assert_true(metric(g2, "gateway_persisted_queries_total{result=\"hit\"}") >= 2);
+
+    /* a hash that is not its query's, and a document that does not validate: nothing stored */
+    r = post_persisted(gw, "{ __typename }", APQ_H);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "errors.0.message")), "provided sha does not match query");
+    mh_response_free(&r);
+    r = post_persisted(gw, "{ nope }", "a0276661df3f6318da2313fd98fbe50f1e2be566dbf8092c5e0530cf0ca232d9");
+    assert_non_null(strstr(json_string_value(mh_json_at(r.json, "errors.0.message")), "Cannot query field"));
+    mh_response_free(&r);
+    assert_string_equal(mh_redis_cli("EXISTS gw:apq:a0276661df3f6318da2313fd98fbe50f1e2be566dbf8092c5e0530cf0ca232d9"),
+                        "0");
+    /* unsupported versions */
+    json_t *body = json_pack("{s:{s:{s:i,s:s}}}", "extensions", "persistedQuery", "version", 2, "sha256Hash", APQ_H);
+    r = mh_send("POST", mh_url(gw, "/graphql"), NULL, body);
+    assert_int_equal(r.status, 400);
+    mh_response_free(&r);
+    assert_int_equal(mh_service_stop(g2), 0);
+
+    /* APQ off: not supported */
+    const char *off[] = {"GATEWAY_APQ=off", NULL};
+    mh_service_t *g3 = start_gateway(off);
+    assert_non_null(g3);
+    r = post_persisted(g3, NULL, APQ_H);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "errors.0.message")), "PersistedQueryNotSupported");
+    assert_string_equal(ext_str(&r, "code"), "PERSISTED_QUERY_NOT_SUPPORTED");
+    mh_response_free(&r);
+    assert_int_equal(mh_service_stop(g3), 0);
+}
+
+static void trusted_documents_run_alone(void **state)
+{
+    (void)state;
+    char file[1024], env_file[1100];
+    snprintf(file, sizeof(file), "%s/trusted.json", mh_tmpdir());
+    write_file(file, "{\"format\": \"apollo-persisted-query-manifest\", \"version\": 1, \"operations\": [\n"
+                     "  {\"id\": \"0e7f77b764b4e79b3382de919746b205908444adbcd5b1474c05a5f5cc062bca\", "
+                     "\"name\": \"Trusted\", \"type\": \"query\",\n"
+                     "   \"body\": \"query Trusted { category(id: \\\"tr1\\\") { name } }\"}\n]}\n");
+    snprintf(env_file, sizeof(env_file), "GATEWAY_TRUSTED_DOCUMENTS=%s", file);
+    const char *env[] = {env_file, NULL};
+    mh_service_t *g = start_gateway(env);
+    assert_non_null(g);
+    json_decref(received(cat));
+    /* by hash, and by its exact text */
+    mh_response_t r = post_persisted(g, NULL, "0e7f77b764b4e79b3382de919746b205908444adbcd5b1474c05a5f5cc062bca");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "data.category.name")), "Category tr1");
+    mh_response_free(&r);
+    r = post(g, NULL, "query Trusted { category(id: \"tr1\") { name } }", NULL);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "data.category.name")), "Category tr1");
+    mh_response_free(&r);
+    assert_int_equal(count_received(cat), 2);
+    /* anything else: refused before parsing, no call */
+    r = post(g, NULL, "query Other { category(id: \"tr2\") { name } }", NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ext_str(&r, "code"), "QUERY_NOT_IN_SAFELIST");
+    mh_response_free(&r);
+    r = post_persisted(g, "query Other { category(id: \"tr2\") { name } }",
+                       "974ae3b85aaeb1ff58601831505335964384ef2c7fee6991723bc9afafec5351");
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ext_str(&r, "code"), "PERSISTED_QUERY_NOT_IN_LIST");
+    mh_response_free(&r);
+    assert_int_equal(count_received(cat), 0);
+    assert_int_equal(metric(g, "gateway_persisted_queries_total{result=\"refused\"}"), 2);
+    assert_int_equal(mh_service_stop(g), 0);
+
+    /* a list whose entry is not its document's hash stops the start */
+    write_file(file, "{\"974ae3b85aaeb1ff58601831505335964384ef2c7fee6991723bc9afafec5351\": \"{ __typename }\"}");
+    char out[1100], run[4096];
+    snprintf(out, sizeof(out), "%s/trusted-start.log", mh_tmpdir());
+    snprintf(run, sizeof(run),
+             "GATEWAY_SCHEMA_DIR=%s GATEWAY_TRUSTED_DOCUMENTS=%s JWT_SECRET=%s PORT=%u GATEWAY_PLAYGROUND=off "
+             "REDIS_URL=redis://127.0.0.1:9 %s > %s 2>&1",
+             mh_source_path("schema"), file, MH_JWT_SECRET, (unsigned)mh_free_port(), MC_GATEWAY_BIN, out);
+    const char *sh[] = {"sh", "-c", run, NULL};
+    int rc = mh_run(sh);
+    assert_true(rc != 0 && rc < 128); /* refused, not crashed */
+    FILE *fp = fopen(out, "r");
+    assert_non_null(fp);
+    char log[8192];
+    size_t n = fread(log, 1, sizeof(log) - 1, fp);
+    log[n] = '\0';
+    fclose(fp);
+    if (strstr(log, "is not the SHA-256 of its document") == NULL)
+        fail_msg("the refusal does not say why: %s", log);
+}
+
 /* --- rate limits ------------------------------------------------------------------------------ */
 
 /* r= of one policy in a RateLimit header ("requests";r=5;t=10, "cost";r=…), or -1. */
@@ -887,6 +1044,8 @@ int main(void)
         cmocka_unit_test(only_idempotent_calls_are_retried_within_a_budget),
         cmocka_unit_test(a_stopped_service_opens_its_circuit_and_it_closes_on_return),
         cmocka_unit_test(sighup_reloads_the_schema_and_refuses_an_invalid_one),
+        cmocka_unit_test(automatic_persisted_queries_round_trip_across_gateways),
+        cmocka_unit_test(trusted_documents_run_alone),
         cmocka_unit_test(rate_limits_hold_across_two_gateways),
     };
     return mh_run_group("gateway/harden", tests, setup, teardown);
