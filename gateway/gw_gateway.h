@@ -76,6 +76,7 @@ typedef struct gw_gateway {
     bool assets_loaded;
     gw_upstreams_t *upstreams; /* the services' circuit breakers, shared by the workers */
     gw_ratelimit_t *ratelimit; /* the policies and their script (the state is in Redis) */
+    struct gw_live *live; /* subscriptions over WebSocket (gw_live.h) */
 } gw_gateway_t;
 
 /* Reads the configuration (exits with a message naming the variable when malformed). */

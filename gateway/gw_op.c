@@ -1188,7 +1188,7 @@ gw_op_t *gw_op_start(const gw_op_opts_t *o)
     op->schema = gw_schema_ref(o->schema);
     gql_arena_init(&op->arena, 0);
     op->keep = json_array();
-    op->root = json_object();
+    op->root = o->root != NULL ? json_incref(o->root) : json_object();
     op->done_cb = o->done;
     op->gone = o->gone;
     op->data = o->data;

@@ -48,6 +48,7 @@ typedef struct gw_worker {
     bool closing;
     void *docs;            /* the document cache (gw_http.c) */
     struct gw_apq_worker *apq; /* persisted queries this worker knows (gw_apq.h) */
+    struct gw_live_worker *live; /* the worker's WebSockets and subscriptions (gw_live.h) */
     void *data;            /* the owner's */
     void (*on_closed)(struct gw_worker *w);
 } gw_worker_t;
@@ -71,6 +72,8 @@ typedef struct gw_op_opts {
     const char *client_address; /* sent as X-Forwarded-For to services marked forward_client (copied) */
     const char *internal_key;   /* INTERNAL_API_KEY, sent with it; NULL: neither is sent */
     uint64_t deadline_ns;       /* mc_mono_ns() time after which no call is waited for; 0: none */
+    json_t *root;               /* the root value (borrowed; must outlive the operation), or NULL
+                                   for an empty object; a subscription event runs with the event */
     /* Called once when the result is complete (possibly inside gw_op_start). The
      * owner writes the response and then calls gw_op_free. */
     void (*done)(gw_op_t *op, void *data);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw_gateway.h"
+#include "gw_live.h"
 
 typedef struct ready {
     mc_req_t *req;
@@ -101,6 +102,16 @@ void gw_handle_ready(mc_req_t *req)
             json_object_set_new(r->checks, g->services.s[i].name,
                                 json_pack("{s:s,s:b,s:s}", "status", "down", "required", 0, "error", "bad URL"));
         }
+    }
+    if (g->live != NULL) {
+        /* subscriptions need the order events; queries do not: degraded, not unready */
+        bool up = gw_live_events_up(g->live);
+        if (!up)
+            r->down = true;
+        json_object_set_new(r->checks, "orderEvents",
+                            json_pack("{s:s,s:b,s:i,s:i}", "status", up ? "up" : "down", "required", 0, "webSockets",
+                                      (int)gw_live_connections(g->live), "subscriptions",
+                                      (int)gw_live_subscriptions(g->live)));
     }
     gw_schema_unref(s);
     ready_finish(r);

@@ -17,6 +17,7 @@
 #include "gw_jalloc.h"
 #include "gw_limits.h"
 #include "gw_metrics.h"
+#include "gw_live.h"
 #include "mc_http.h"
 #include "mc_log.h"
 
@@ -77,7 +78,8 @@ static int init(mc_server_t *srv)
             return -1;
         }
     }
-    return 0;
+    g->live = gw_live_create(srv, g);
+    return g->live != NULL ? 0 : -1;
 }
 
 /* SIGHUP (on the main thread, while the workers serve): the schema files are read and
@@ -170,7 +172,8 @@ static int worker_init(mc_worker_t *mw)
     w->docs = gw_doccache_create(g->cfg.document_cache);
     w->apq = gw_apq_worker_create(GW_APQ_WORKER_BYTES);
     mc_worker_set_data(mw, w);
-    return 0;
+    /* WebSockets on the same loop (disposed with the worker if this fails) */
+    return gw_live_worker_init(g->live, mw, w);
 }
 
 static void free_worker(gw_worker_t *w)
@@ -183,6 +186,7 @@ static void worker_dispose(mc_worker_t *mw)
     gw_worker_t *w = mc_worker_data(mw);
     if (w == NULL)
         return;
+    gw_live_worker_dispose(w); /* its operations end before the HTTP client closes */
     gw_doccache_free(w->docs);
     w->docs = NULL;
     gw_apq_worker_free(w->apq);
@@ -210,6 +214,8 @@ static void dispose(mc_server_t *srv)
     g->ratelimit = NULL;
     gw_cors_config_free(&g->cfg.cors);
     gw_metrics_free();
+    gw_live_free(g->live);
+    g->live = NULL;
 }
 
 static const mc_route_t routes[] = {
@@ -240,6 +246,8 @@ int main(void)
         .dispose = dispose,
         .data = &gateway,
         .ready = gw_handle_ready,
+        .accept = gw_live_accept,                   /* WebSocket upgrades to libwebsockets */
+        .worker_shutdown = gw_live_worker_shutdown, /* WebSockets close with 1012 */
     };
     int rc = mc_server_run(&opts);
     uv_mutex_destroy(&gateway.schema_lock);

@@ -19,6 +19,7 @@
  *      open is a bug and is logged).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,8 +202,38 @@ static void on_accept(uv_stream_t *listener, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     h2o_linklist_insert(&w->conns, &c->link);
     ++w->nconns;
+    if (w->srv->opts.accept != NULL && w->srv->opts.accept(w, c))
+        return;
+    mc_conn_serve(c);
+}
+
+/* --- connections kept by the accept hook -------------------------------------------------- */
+
+int mc_conn_fd(const mc_conn_t *c)
+{
+    uv_os_fd_t fd;
+    return uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0 ? fd : -1;
+}
+
+void mc_conn_serve(mc_conn_t *c)
+{
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
-    h2o_accept(&w->accept_ctx, sock);
+    h2o_accept(&c->worker->accept_ctx, sock);
+}
+
+int mc_conn_detach(mc_conn_t *c)
+{
+    int fd = mc_conn_fd(c);
+    int dup = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    int saved = errno;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_close);
+    errno = saved;
+    return dup;
+}
+
+void mc_conn_close(mc_conn_t *c)
+{
+    uv_close((uv_handle_t *)&c->tcp, on_conn_close);
 }
 
 /* --- h2o handler ------------------------------------------------------------------ */
@@ -293,6 +324,8 @@ static void worker_begin_shutdown(mc_worker_t *w)
     if (w->shutdown_started)
         return;
     w->shutdown_started = true;
+    if (w->srv->opts.worker_shutdown != NULL)
+        w->srv->opts.worker_shutdown(w);
     if (w->listening) {
         uv_close((uv_handle_t *)&w->listener, on_closed_free_nothing);
         w->listening = false;

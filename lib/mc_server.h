@@ -30,6 +30,7 @@ typedef struct mc_mongo mc_mongo_t;
 typedef struct mc_redis mc_redis_t;
 typedef struct mc_jwt mc_jwt_t;
 typedef struct mc_http_client mc_http_client_t;
+typedef struct mc_conn mc_conn_t;
 
 /* A route handler runs on the worker's loop. It must answer the request exactly once,
  * now or later (see mc_req.h), and must never block. */
@@ -72,6 +73,17 @@ typedef struct mc_server_opts {
     /* Answers GET /ready instead of the built-in check of MongoDB and Redis (may be NULL).
      * The gateway uses it to summarise the services it calls. */
     mc_handler_t ready;
+    /* Optional; services leave it NULL. Sees each accepted connection on the worker's
+     * loop before h2o does (the gateway hands WebSocket upgrades to libwebsockets on the
+     * same port this way). Returning false lets h2o serve it at once. Returning true
+     * keeps it: the hook then calls exactly one of mc_conn_serve, mc_conn_detach or
+     * mc_conn_close for it, now or later, on this worker's loop. A kept connection
+     * counts as open for the graceful shutdown, which shuts its socket down (the hook
+     * sees the end of the stream) and waits for it like for any other. */
+    bool (*accept)(mc_worker_t *w, mc_conn_t *conn);
+    /* Optional: on each worker's loop when a graceful shutdown begins, before its
+     * connections are closed (the gateway starts closing its WebSockets here). */
+    void (*worker_shutdown)(mc_worker_t *w);
 } mc_server_opts_t;
 
 /* Starts the server and blocks until it has shut down. Returns the process exit code:
@@ -97,5 +109,18 @@ void *mc_worker_data(const mc_worker_t *w);
 void mc_worker_set_data(mc_worker_t *w, void *data);
 /* Index of the worker, 0..WORKERS-1. */
 unsigned mc_worker_index(const mc_worker_t *w);
+
+/* A connection kept by the accept hook (mc_server_opts_t.accept). */
+/* Its socket, to look at the first bytes with recv(MSG_PEEK) — never read from it. */
+int mc_conn_fd(const mc_conn_t *c);
+/* h2o serves it after all: every byte not consumed is still there for h2o. */
+void mc_conn_serve(mc_conn_t *c);
+/* Takes the socket away from the server: returns a duplicate of it (non-blocking,
+ * close-on-exec) that the caller owns from now on, or -1 (errno set). The connection
+ * itself is closed and forgotten either way; the returned socket does not count for
+ * the graceful shutdown. */
+int mc_conn_detach(mc_conn_t *c);
+/* Closes it without serving it. */
+void mc_conn_close(mc_conn_t *c);
 
 #endif

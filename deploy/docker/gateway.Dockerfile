@@ -30,11 +30,14 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMERCATO_TE
  && strip --strip-debug /build/bin/mercato-*
 
 # --- runtime: Debian slim with only the shared libraries this binary links ----------------
+# (and libwebsockets' libuv event library, a plugin it loads at start: the WebSockets run
+# on the gateway's own libuv loops)
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libbson-1.0-0 libh2o0.13 libhiredis0.14 libjansson4 libjwt0 \
       libmongoc-1.0-0 libssl3 libuv1 zlib1g \
+      libwebsockets17 libwebsockets-evlib-uv \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 mercato \
  && useradd --system --uid 10001 --gid mercato --home-dir /nonexistent --no-create-home \

@@ -16,7 +16,8 @@ static int issue(mongoc_database_t *db, const mc_jwt_t *jwt, json_t *user, const
     int64_t now = mc_now_ms();
     const char *uid = auth_user_id(user);
     mc_role_t role = mc_role_parse(json_string_value(json_object_get(user, "role")));
-    out->access = mc_jwt_sign_access(jwt, uid, role, now / 1000, &out->access_exp);
+    out->access_iat = now / 1000;
+    out->access = mc_jwt_sign_access(jwt, uid, role, out->access_iat, &out->access_exp);
     if (out->access == NULL) {
         bson_set_error(err, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NOT_READY, "signing the access token failed");
         return -1;
@@ -56,9 +57,10 @@ int auth_session_rotate(mongoc_database_t *db, const mc_jwt_t *jwt, json_t *user
 json_t *auth_tokens_json(auth_tokens_t *t, json_t *user_view)
 {
     char exp[MC_TIME_BUFSZ], rexp[MC_TIME_BUFSZ];
-    int64_t now_s = mc_now_ms() / 1000;
+    /* expiresIn is the token's lifetime as OAuth's expires_in means it (exp - iat), so a
+       slow database write between signing and answering does not make it 899 */
     json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "accessToken", t->access, "tokenType", "Bearer", "expiresIn",
-                          (json_int_t)(t->access_exp - now_s > 0 ? t->access_exp - now_s : 0), "expiresAt",
+                          (json_int_t)(t->access_exp - t->access_iat), "expiresAt",
                           mc_time_format(t->access_exp * 1000, exp), "refreshToken", t->refresh, "refreshExpiresAt",
                           mc_time_format(t->refresh_exp_ms, rexp));
     if (user_view != NULL)

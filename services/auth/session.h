@@ -21,6 +21,7 @@
 
 typedef struct auth_tokens {
     char *access;            /* malloc'd JWT */
+    int64_t access_iat;      /* seconds since the epoch: when it was signed */
     int64_t access_exp;      /* seconds since the epoch */
     char refresh[AUTH_TOKEN_CHARS + 1];
     int64_t refresh_exp_ms;
