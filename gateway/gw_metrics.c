@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "gw_gateway.h"
+#include "gw_live.h"
 #include "gw_metrics.h"
 #include "gw_upstream.h"
 #include "mc_util.h"
@@ -364,6 +365,13 @@ static void write_all(gql_buf *out, gw_gateway_t *g)
         for (unsigned s = 0; s < g->upstreams->n; ++s)
             gql_buf_printf(out, "gateway_circuit_breaker_rejections_total{service=\"%s\"} %llu\n", M.services[s],
                            (unsigned long long)rej[s]);
+    }
+
+    if (g != NULL && g->live != NULL) {
+        header(out, "gateway_websocket_connections", "gauge", "WebSocket connections open.");
+        gql_buf_printf(out, "gateway_websocket_connections %u\n", gw_live_connections(g->live));
+        header(out, "gateway_subscriptions", "gauge", "Subscriptions active.");
+        gql_buf_printf(out, "gateway_subscriptions %u\n", gw_live_subscriptions(g->live));
     }
 
     static const char *const rl_l[] = {"requests", "cost"};

@@ -11,6 +11,7 @@
  *   gateway_circuit_breaker_state{service}                0 closed, 1 half-open, 2 open
  *   gateway_circuit_breaker_transitions_total{service,to} opened / closed
  *   gateway_circuit_breaker_rejections_total{service}     calls failed fast while open
+ *   gateway_websocket_connections, gateway_subscriptions  WebSockets open, subscriptions active
  *   gateway_rate_limited_total{limit}                     429s by the limit that refused
  *   gateway_rate_limiter_unavailable_total{decision}      Redis did not answer: allowed/refused
  *   gateway_limit_rejections_total{limit}                 documents refused by a query limit

@@ -1030,6 +1030,20 @@ static void rate_limits_hold_across_two_gateways(void **state)
     assert_int_equal(mh_service_stop(b), 0);
 }
 
+/* --- WebSocket ---------------------------------------------------------------------------------- */
+
+static void websocket_operations_meet_the_same_limits(void **state)
+{
+    (void)state;
+    /* 3 requests a minute: the metrics scrapes are not GraphQL requests */
+    const char *env[] = {"GATEWAY_RATE_LIMIT=3/60", "GATEWAY_RATE_LIMIT_COST=off", NULL};
+    mh_service_t *g = start_gateway(env);
+    assert_non_null(g);
+    const char *argv[] = {"node", MC_TEST_DIR "/ws_limits.mjs", mh_service_url(g), "3", NULL};
+    assert_int_equal(mh_run(argv), 0);
+    assert_int_equal(mh_service_stop(g), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1046,6 +1060,7 @@ int main(void)
         cmocka_unit_test(sighup_reloads_the_schema_and_refuses_an_invalid_one),
         cmocka_unit_test(automatic_persisted_queries_round_trip_across_gateways),
         cmocka_unit_test(trusted_documents_run_alone),
+        cmocka_unit_test(websocket_operations_meet_the_same_limits),
         cmocka_unit_test(rate_limits_hold_across_two_gateways),
     };
     return mh_run_group("gateway/harden", tests, setup, teardown);
