@@ -21,7 +21,7 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     cfg->metrics = mc_env_bool("GATEWAY_METRICS", true);
     cfg->metrics_max_operations = (unsigned)mc_env_int("GATEWAY_METRICS_MAX_OPERATIONS", 200, 0, 100000);
     gw_cors_config_load(&cfg->cors);
-    gw_rl_config_load(&cfg->ratelimit, cfg->limits.max_cost);
+    gw_rl_config_load(&cfg->ratelimit, cfg->limits.max_cost, production);
     gw_up_config_load(&cfg->upstream);
     gw_apq_config_load(&cfg->apq);
     cfg->ready_timeout_ms = (unsigned)mc_env_int("GATEWAY_READY_TIMEOUT_MS", 1000, 1, 60000);

@@ -82,12 +82,14 @@ int gw_rl_parse_policy(const char *s, gw_rl_policy_t *out)
     return 0;
 }
 
-void gw_rl_config_load(gw_rl_config_t *cfg, uint64_t max_cost)
+void gw_rl_config_load(gw_rl_config_t *cfg, uint64_t max_cost, bool production)
 {
     memset(cfg, 0, sizeof(*cfg));
-    if (gw_rl_parse_policy(mc_env_str("GATEWAY_RATE_LIMIT", "600/60"), &cfg->policy[GW_RL_REQUESTS]) != 0)
+    if (gw_rl_parse_policy(mc_env_str("GATEWAY_RATE_LIMIT", production ? "600/60" : "off"),
+                           &cfg->policy[GW_RL_REQUESTS]) != 0)
         mc_config_die("GATEWAY_RATE_LIMIT", "must be N/S (N requests per S seconds) or off");
-    if (gw_rl_parse_policy(mc_env_str("GATEWAY_RATE_LIMIT_COST", "200000/60"), &cfg->policy[GW_RL_COST]) != 0)
+    if (gw_rl_parse_policy(mc_env_str("GATEWAY_RATE_LIMIT_COST", production ? "200000/60" : "off"),
+                           &cfg->policy[GW_RL_COST]) != 0)
         mc_config_die("GATEWAY_RATE_LIMIT_COST", "must be N/S (N cost units per S seconds) or off");
     if (cfg->policy[GW_RL_COST].quota != 0 && max_cost != 0 && cfg->policy[GW_RL_COST].quota < max_cost)
         mc_config_die("GATEWAY_RATE_LIMIT_COST",

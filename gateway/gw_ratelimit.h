@@ -50,8 +50,9 @@ typedef struct gw_rl_config {
 
 /* Reads GATEWAY_RATE_LIMIT, GATEWAY_RATE_LIMIT_COST, GATEWAY_RATE_LIMIT_FAIL; a cost
  * quota below max_cost (GATEWAY_MAX_COST) would refuse the dearest operations forever
- * and stops the start. */
-void gw_rl_config_load(gw_rl_config_t *cfg, uint64_t max_cost);
+ * and stops the start. The policies default to 600/60 and 200000/60 in production and
+ * to off elsewhere (development, tests and load tests come from one address). */
+void gw_rl_config_load(gw_rl_config_t *cfg, uint64_t max_cost, bool production);
 /* "600/60" → {600, 60}; "off" → {0, 0}. -1 when malformed. Pure. */
 int gw_rl_parse_policy(const char *s, gw_rl_policy_t *out);
 

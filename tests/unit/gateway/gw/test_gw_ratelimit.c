@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 #include "gw_ratelimit.h"
 
@@ -24,6 +25,30 @@ static void policies_are_parsed(void **state)
     const char *bad[] = {"", "600", "600/", "/60", "0/60", "600/0", "-1/60", "600/60s", "6x/60", "600/700000"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
         assert_int_equal(gw_rl_parse_policy(bad[i], &p), -1);
+}
+
+static void on_in_production_only_by_default(void **state)
+{
+    (void)state;
+    unsetenv("GATEWAY_RATE_LIMIT");
+    unsetenv("GATEWAY_RATE_LIMIT_COST");
+    unsetenv("GATEWAY_RATE_LIMIT_FAIL");
+    gw_rl_config_t cfg;
+    gw_rl_config_load(&cfg, 20000, true);
+    assert_int_equal(cfg.policy[GW_RL_REQUESTS].quota, 600);
+    assert_int_equal(cfg.policy[GW_RL_REQUESTS].window_s, 60);
+    assert_int_equal(cfg.policy[GW_RL_COST].quota, 200000);
+    assert_false(cfg.fail_closed);
+    gw_rl_config_load(&cfg, 20000, false);
+    assert_int_equal(cfg.policy[GW_RL_REQUESTS].quota, 0);
+    assert_int_equal(cfg.policy[GW_RL_COST].quota, 0);
+    setenv("GATEWAY_RATE_LIMIT", "5/1", 1);
+    setenv("GATEWAY_RATE_LIMIT_FAIL", "closed", 1);
+    gw_rl_config_load(&cfg, 20000, false);
+    assert_int_equal(cfg.policy[GW_RL_REQUESTS].quota, 5);
+    assert_true(cfg.fail_closed);
+    unsetenv("GATEWAY_RATE_LIMIT");
+    unsetenv("GATEWAY_RATE_LIMIT_FAIL");
 }
 
 static void identities(void **state)
@@ -99,6 +124,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(policies_are_parsed),
+        cmocka_unit_test(on_in_production_only_by_default),
         cmocka_unit_test(identities),
         cmocka_unit_test(without_redis_it_fails_open_or_closed),
         cmocka_unit_test(off_allows_everything_at_once),
