@@ -19,6 +19,7 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     gw_limits_config_load(cfg, production);
     cfg->request_timeout_ms = (unsigned)mc_env_int("GATEWAY_REQUEST_TIMEOUT_MS", 15000, 1, 600000);
     cfg->metrics = mc_env_bool("GATEWAY_METRICS", true);
+    cfg->deduplicate = mc_env_bool("GATEWAY_DEDUPLICATE", true);
     cfg->metrics_max_operations = (unsigned)mc_env_int("GATEWAY_METRICS_MAX_OPERATIONS", 200, 0, 100000);
     gw_cors_config_load(&cfg->cors);
     gw_rl_config_load(&cfg->ratelimit, cfg->limits.max_cost, production);

@@ -42,6 +42,7 @@ typedef struct gw_config {
     bool suggestions;              /* GATEWAY_SUGGESTIONS: "Did you mean …?" in messages */
     unsigned request_timeout_ms;   /* GATEWAY_REQUEST_TIMEOUT_MS: the deadline of a whole operation */
     bool metrics;                  /* GATEWAY_METRICS: GET /metrics answers */
+    bool deduplicate;              /* GATEWAY_DEDUPLICATE: identical queries in flight share one execution */
     unsigned metrics_max_operations; /* GATEWAY_METRICS_MAX_OPERATIONS */
     gw_cors_config_t cors;         /* GATEWAY_CORS_*, GATEWAY_CSRF_PREVENTION */
     gw_rl_config_t ratelimit;      /* GATEWAY_RATE_LIMIT* */

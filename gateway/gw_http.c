@@ -326,6 +326,12 @@ typedef struct gw_request {
     const char *op_type; /* "query", "mutation" */
     uint64_t cost;       /* gql_limits' estimate: what the cost limit charges */
     bool is_get;
+    /* Deduplication: a leader runs the query; followers (identical queries that came
+     * while it ran) wait for its answer. */
+    char doc_hash[65];              /* SHA-256 of the document's text ("" when not needed) */
+    char *dedup_key;                /* the leader's key in the worker's table */
+    struct gw_request *followers;   /* the leader's */
+    struct gw_request *next_follower;
 } gw_request_t;
 
 /* Counts a finished GraphQL request in the metrics and its access-log line (so: before it
@@ -343,20 +349,51 @@ static void account(mc_req_t *req, uint64_t start_ns, const char *operation, con
     }
 }
 
+/* The operation may stop only when the leader's client and every follower's are gone. */
 static bool request_gone(void *data)
 {
     gw_request_t *r = data;
-    return mc_req_gone(r->req);
+    if (!mc_req_gone(r->req))
+        return false;
+    for (gw_request_t *f = r->followers; f != NULL; f = f->next_follower)
+        if (!mc_req_gone(f->req))
+            return false;
+    return true;
 }
 
 static void request_free(gw_request_t *r)
 {
+    free(r->dedup_key);
     if (r->doc != NULL)
         doc_release(r->doc);
     gw_schema_unref(r->schema);
     json_decref(r->params);
     json_decref(r->variables);
     free(r);
+}
+
+/* Gives every follower of a leader the leader's answer (body NULL: an error of that
+ * status), and frees them. */
+static void answer_followers(gw_request_t *leader, int status, const char *body, size_t len, gw_outcome_t outcome)
+{
+    while (leader->followers != NULL) {
+        gw_request_t *f = leader->followers;
+        leader->followers = f->next_follower;
+        mc_req_t *req = f->req;
+        if (mc_req_gone(req)) {
+            account(req, f->start_ns, f->op_name, f->op_type, GW_OUTCOME_ABORTED);
+        } else {
+            account(req, f->start_ns, f->op_name, f->op_type, outcome);
+            mc_req_log_set(req, "deduplicatedWith", json_string(mc_req_id(leader->req)));
+            if (body != NULL)
+                mc_respond_raw(req, status, content_type(f->media), body, len);
+            else
+                respond_problem(req, f->media, status, status == 499 ? "BAD_USER_INPUT" : "INTERNAL",
+                                status == 499 ? "the client went away" : "the response is larger than the gateway sends");
+        }
+        request_free(f);
+        mc_req_release(req);
+    }
 }
 
 static void on_done(gw_op_t *op, void *data)
@@ -369,9 +406,15 @@ static void on_done(gw_op_t *op, void *data)
     if (mc_log_enabled(MC_LOG_DEBUG))
         mc_log_json(MC_LOG_DEBUG, mc_req_id(r->req), json_pack("{s:i}", "upstream_calls", (int)gw_op_calls(op)),
                     "operation done");
+    if (r->dedup_key != NULL) { /* later identical queries run on their own */
+        gw_worker_t *w = mc_worker_data(mc_req_worker(r->req));
+        if (w != NULL && w->inflight != NULL)
+            json_object_del(w->inflight, r->dedup_key);
+    }
     if (gw_op_aborted(op)) {
         account(r->req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_ABORTED);
         respond_problem(r->req, r->media, 499, "BAD_USER_INPUT", "the client went away");
+        answer_followers(r, 499, NULL, 0, GW_OUTCOME_ABORTED);
     } else {
         gql_errors *errs = (gql_errors *)gql_exec_errors(e);
         if (!g->cfg.suggestions)
@@ -382,6 +425,7 @@ static void on_done(gw_op_t *op, void *data)
         if (gql_exec_write_response(e, &out) != 0) {
             account(r->req, r->start_ns, r->op_name, r->op_type, GW_OUTCOME_FAILED);
             respond_problem(r->req, r->media, 500, "INTERNAL", "the response is larger than the gateway sends");
+            answer_followers(r, 500, NULL, 0, GW_OUTCOME_FAILED);
         } else {
             gw_outcome_t outcome = !has_data         ? GW_OUTCOME_FAILED
                                    : errs->count > 0 ? GW_OUTCOME_PARTIAL
@@ -389,6 +433,7 @@ static void on_done(gw_op_t *op, void *data)
             account(r->req, r->start_ns, r->op_name, r->op_type, outcome);
             int status = r->media == MEDIA_GQL && !has_data ? 400 : 200;
             mc_respond_raw(r->req, status, content_type(r->media), out.data, out.len);
+            answer_followers(r, status, out.data, out.len, outcome);
         }
         gql_buf_free(&out);
     }
@@ -523,6 +568,46 @@ static json_t *post_params(mc_req_t *req, media_t m)
     return v;
 }
 
+/* Deduplication of identical queries in flight (per worker). Two queries are identical
+ * when their document text, operation name, variables (keys sorted), Authorization header
+ * and answer media type are: the same caller asking the same thing, so one execution's
+ * answer is the answer to both. Mutations never share. Returns true when r became a
+ * follower of a query already running (it is answered with it); otherwise r is
+ * registered as a leader when it can be and false is returned. */
+static bool follow_identical(gw_worker_t *w, gw_request_t *r, const char *authz)
+{
+    json_t *opname = json_object_get(r->params, "operationName");
+    char *vars = r->variables != NULL ? json_dumps(r->variables, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    gql_buf key;
+    gql_buf_init(&key, 0);
+    int rc = gql_buf_printf(&key, "%d\x1f%s\x1f%s\x1f%s\x1f", (int)r->media, authz != NULL ? authz : "",
+                            json_is_string(opname) ? json_string_value(opname) : "", vars != NULL ? vars : "");
+    free(vars);
+    if (rc != 0 || gql_buf_puts(&key, r->doc_hash) != 0) { /* a key cut short could match another's */
+        gql_buf_free(&key);
+        return false;
+    }
+    if (w->inflight == NULL)
+        w->inflight = json_object();
+    json_t *v = w->inflight != NULL ? json_object_get(w->inflight, gql_buf_cstr(&key)) : NULL;
+    if (v != NULL) {
+        gw_request_t *leader = (gw_request_t *)(intptr_t)json_integer_value(v);
+        r->next_follower = leader->followers;
+        leader->followers = r;
+        mc_req_retain(r->req); /* released when answered */
+        gw_schema_unref(r->schema);
+        r->schema = NULL;
+        gw_metrics_count(GW_C_DEDUPED);
+        gql_buf_free(&key);
+        return true;
+    }
+    if (w->inflight != NULL &&
+        json_object_set_new_nocheck(w->inflight, gql_buf_cstr(&key), json_integer((json_int_t)(intptr_t)r)) == 0)
+        r->dedup_key = gql_buf_steal(&key, NULL);
+    gql_buf_free(&key);
+    return false;
+}
+
 /* Hands the request to the services (gw_op). */
 static void start_operation(gw_request_t *r)
 {
@@ -534,6 +619,8 @@ static void start_operation(gw_request_t *r)
     const char *authz = claims != NULL ? mc_req_header(req, "authorization") : NULL;
     json_t *opname = json_object_get(r->params, "operationName");
     const char *op_name = json_is_string(opname) ? json_string_value(opname) : NULL;
+    if (g->cfg.deduplicate && w != NULL && r->doc_hash[0] != '\0' && follow_identical(w, r, authz))
+        return;
     gw_schema_t *schema = r->schema;
     r->schema = NULL; /* gw_op takes its own reference; ours goes at the end */
     gw_op_opts_t oo = {
@@ -653,6 +740,8 @@ static void run_document(gw_request_t *r, const char *text, size_t len, const ch
         goto Fail;
     }
     r->variables = json_is_object(vars) ? json_incref(vars) : NULL;
+    if (g->cfg.deduplicate && op != NULL && op->operation == GQL_OP_QUERY)
+        gw_sha256_hex(text, len, r->doc_hash); /* names the query for deduplication */
     gql_operation_stats st;
     memset(&st, 0, sizeof(st));
     if (gw_limits_apply(&g->cfg, schema->gql, doc->doc, op_name, r->variables, &st, &errs) != 0) {

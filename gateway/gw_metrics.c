@@ -398,6 +398,9 @@ static void write_all(gql_buf *out, gw_gateway_t *g)
                   "Persisted queries: hashes found, not found, documents registered, documents refused "
                   "(not trusted).",
                   "result", pq_l, pq_c, 4);
+    static const gw_counter_t dd_c[] = {GW_C_DEDUPED};
+    write_counter(out, "gateway_deduplicated_requests_total",
+                  "Queries answered by the execution of an identical query in flight.", NULL, NULL, dd_c, 1);
     static const gw_counter_t cs_c[] = {GW_C_CSRF};
     write_counter(out, "gateway_csrf_refused_total", "GET requests refused as possible cross-site request forgery.",
                   NULL, NULL, cs_c, 1);

@@ -17,6 +17,7 @@
  *   gateway_limit_rejections_total{limit}                 documents refused by a query limit
  *   gateway_document_cache_total{result}                  parsed-document cache hits/misses
  *   gateway_persisted_queries_total{result}               APQ / trusted documents
+ *   gateway_deduplicated_requests_total                   queries answered by an identical one's execution
  *   gateway_csrf_refused_total, gateway_introspection_refused_total
  *   gateway_schema_reloads_total{result}, gateway_schema_generation
  *   process_resident_memory_bytes, process_cpu_seconds_total, process_start_time_seconds
@@ -64,6 +65,7 @@ typedef enum gw_counter {
     GW_C_APQ_MISS,       /* PersistedQueryNotFound */
     GW_C_APQ_REGISTERED, /* a document stored under its hash */
     GW_C_APQ_REFUSED,    /* trusted documents: a document not on the list */
+    GW_C_DEDUPED,        /* a query answered by an identical one's execution */
     GW_C_RL_REQUESTS,    /* refused by the request-rate limit */
     GW_C_RL_COST,        /* refused by the cost limit */
     GW_C_RL_DOWN_ALLOWED,

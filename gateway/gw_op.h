@@ -48,6 +48,7 @@ typedef struct gw_worker {
     bool closing;
     void *docs;            /* the document cache (gw_http.c) */
     struct gw_apq_worker *apq; /* persisted queries this worker knows (gw_apq.h) */
+    json_t *inflight;      /* identical queries in flight: key → leader (gw_http.c) */
     struct gw_live_worker *live; /* the worker's WebSockets and subscriptions (gw_live.h) */
     void *data;            /* the owner's */
     void (*on_closed)(struct gw_worker *w);

@@ -191,6 +191,8 @@ static void worker_dispose(mc_worker_t *mw)
     w->docs = NULL;
     gw_apq_worker_free(w->apq);
     w->apq = NULL;
+    json_decref(w->inflight); /* empty: every request ended */
+    w->inflight = NULL;
     gw_up_worker_close(w->up); /* before the HTTP client its calls use */
     w->up = NULL;
     mc_http_client_close(w->http);

@@ -696,6 +696,61 @@ static void a_stopped_service_opens_its_circuit_and_it_closes_on_return(void **s
     assert_int_equal(mh_service_stop(cb), 0);
 }
 
+static void identical_queries_in_flight_share_one_execution(void **state)
+{
+    (void)state;
+    /* one worker: deduplication is per worker */
+    const char *env[] = {"WORKERS=1", "GATEWAY_UPSTREAM_TIMEOUT_MS=700", NULL};
+    mh_service_t *g = start_gateway(env);
+    assert_non_null(g);
+    json_decref(received(cat));
+    enum { N = 4 };
+    mh_request_t reqs[N];
+    mh_response_t res[N];
+    json_t *bodies[N]; /* one each: the client threads serialise them at the same time */
+    for (unsigned i = 0; i < N; ++i) {
+        bodies[i] = json_pack("{s:s}", "query", "query Same { category(id: \"slow\") { name } }");
+        reqs[i] = (mh_request_t){.method = "POST", .url = mh_url(g, "/graphql"), .json = bodies[i]};
+    }
+    assert_int_equal(mh_http_parallel(reqs, N, res), 0);
+    for (unsigned i = 0; i < N; ++i) {
+        if (res[i].status != 200 || strcmp(res[i].body, res[0].body) != 0 || ext_str(&res[i], "code") == NULL ||
+            strcmp(ext_str(&res[i], "code"), "UPSTREAM_UNAVAILABLE") != 0)
+            fail_msg("answer %u: %ld %s (the first: %s)", i, res[i].status, res[i].body, res[0].body);
+    }
+    for (unsigned i = 0; i < N; ++i)
+        mh_response_free(&res[i]);
+    assert_int_equal(count_received(cat), 1); /* one execution, one call */
+    assert_int_equal(metric(g, "gateway_deduplicated_requests_total"), N - 1);
+    assert_int_equal(metric(g, "gateway_requests_total{operation=\"Same\",type=\"query\",outcome=\"partial\"}"), N);
+
+    /* other callers do not share */
+    reqs[0].token = user1;
+    reqs[1].token = user2;
+    assert_int_equal(mh_http_parallel(reqs, 2, res), 0);
+    for (unsigned i = 0; i < 2; ++i)
+        mh_response_free(&res[i]);
+    assert_int_equal(count_received(cat), 2);
+    for (unsigned i = 0; i < N; ++i)
+        json_decref(bodies[i]);
+
+    /* nor do mutations */
+    for (unsigned i = 0; i < 2; ++i) {
+        bodies[i] = json_pack("{s:s}", "query", "mutation { deleteCategory(id: \"s503\") }");
+        reqs[i] = (mh_request_t){.method = "POST", .url = mh_url(g, "/graphql"), .json = bodies[i], .token = admin};
+    }
+    assert_int_equal(mh_http_parallel(reqs, 2, res), 0);
+    for (unsigned i = 0; i < 2; ++i) {
+        mh_response_free(&res[i]);
+        json_decref(bodies[i]);
+    }
+    json_t *got = received(cat);
+    assert_int_equal(count_method_path(got, "DELETE", "/api/categories/s503"), 2);
+    json_decref(got);
+    assert_int_equal(metric(g, "gateway_deduplicated_requests_total"), N - 1);
+    assert_int_equal(mh_service_stop(g), 0);
+}
+
 /* --- SIGHUP ----------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -1057,6 +1112,7 @@ int main(void)
         cmocka_unit_test(timeouts_cut_hanging_calls),
         cmocka_unit_test(only_idempotent_calls_are_retried_within_a_budget),
         cmocka_unit_test(a_stopped_service_opens_its_circuit_and_it_closes_on_return),
+        cmocka_unit_test(identical_queries_in_flight_share_one_execution),
         cmocka_unit_test(sighup_reloads_the_schema_and_refuses_an_invalid_one),
         cmocka_unit_test(automatic_persisted_queries_round_trip_across_gateways),
         cmocka_unit_test(trusted_documents_run_alone),
