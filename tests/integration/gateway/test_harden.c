@@ -964,6 +964,42 @@ static void trusted_documents_run_alone(void **state)
         fail_msg("the refusal does not say why: %s", log);
 }
 
+static bool order_events_up(void *arg)
+{
+    probe_t *p = arg;
+    mh_response_t r = mh_get(mh_url(p->g, "/ready"), NULL);
+    const char *st = json_string_value(mh_json_at(r.json, "checks.orderEvents.status"));
+    bool up = st != NULL && strcmp(st, "up") == 0;
+    mh_response_free(&r);
+    return up;
+}
+
+static void a_live_subscription_survives_a_reload(void **state)
+{
+    (void)state;
+    char dir[1024], cmd[3000], env_dir[1100];
+    snprintf(dir, sizeof(dir), "%s/live-schema", mh_tmpdir());
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s' '%s'", dir, mh_source_path("schema"), dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(env_dir, sizeof(env_dir), "GATEWAY_SCHEMA_DIR=%s", dir);
+    const char *env[] = {env_dir, "WORKERS=1", NULL};
+    mh_service_t *g = start_gateway(env);
+    assert_non_null(g);
+    probe_t p = {g};
+    assert_true(mh_wait_until(order_events_up, &p, 10000));
+    json_t *cfg = json_pack("{s:s,s:I,s:s,s:I,s:{s:s,s:s,s:s}}", "url", mh_service_url(g), "pid",
+                            (json_int_t)mh_service_pid(g), "schemaDir", dir, "redisPort", (json_int_t)mh_redis_port(),
+                            "jwt", "secret", MH_JWT_SECRET, "issuer", MH_JWT_ISSUER, "audience", MH_JWT_AUDIENCE);
+    char cfg_path[1100];
+    snprintf(cfg_path, sizeof(cfg_path), "%s/reload-live.json", mh_tmpdir());
+    assert_int_equal(json_dump_file(cfg, cfg_path, 0), 0);
+    json_decref(cfg);
+    const char *argv[] = {"node", MC_TEST_DIR "/reload_live.mjs", cfg_path, NULL};
+    assert_int_equal(mh_run(argv), 0);
+    assert_int_equal(metric(g, "gateway_schema_reloads_total{result=\"ok\"}"), 1);
+    assert_int_equal(mh_service_stop(g), 0);
+}
+
 /* --- rate limits ------------------------------------------------------------------------------ */
 
 /* r= of one policy in a RateLimit header ("requests";r=5;t=10, "cost";r=…), or -1. */
@@ -1114,6 +1150,7 @@ int main(void)
         cmocka_unit_test(a_stopped_service_opens_its_circuit_and_it_closes_on_return),
         cmocka_unit_test(identical_queries_in_flight_share_one_execution),
         cmocka_unit_test(sighup_reloads_the_schema_and_refuses_an_invalid_one),
+        cmocka_unit_test(a_live_subscription_survives_a_reload),
         cmocka_unit_test(automatic_persisted_queries_round_trip_across_gateways),
         cmocka_unit_test(trusted_documents_run_alone),
         cmocka_unit_test(websocket_operations_meet_the_same_limits),
