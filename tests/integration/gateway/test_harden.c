@@ -1023,6 +1023,16 @@ static bool redis_back(void *arg)
     return ok;
 }
 
+static bool redis_down_in_ready(void *arg)
+{
+    probe_t *p = arg;
+    mh_response_t r = mh_get(mh_url(p->g, "/ready"), NULL);
+    const char *st = json_string_value(mh_json_at(r.json, "checks.redis.status"));
+    bool down = r.status == 200 && st != NULL && strcmp(st, "down") == 0;
+    mh_response_free(&r);
+    return down;
+}
+
 static void rate_limits_hold_across_two_gateways(void **state)
 {
     (void)state;
@@ -1100,8 +1110,13 @@ static void rate_limits_hold_across_two_gateways(void **state)
         mh_response_free(&r);
     }
 
-    /* Redis down: a fails open, b fails closed */
+    /* Redis down: a fails open, b fails closed; /ready says so and stays 200 */
+    r = mh_get(mh_url(a, "/ready"), NULL);
+    assert_string_equal(json_string_value(mh_json_at(r.json, "checks.redis.status")), "up");
+    mh_response_free(&r);
     assert_int_equal(mh_redis_stop(), 0);
+    probe_t pa = {a};
+    assert_true(mh_wait_until(redis_down_in_ready, &pa, 10000));
     r = post(a, user2, "{ __typename }", NULL);
     assert_int_equal(r.status, 200);
     assert_null(mh_header(&r, "ratelimit"));
