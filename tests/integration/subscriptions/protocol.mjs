@@ -105,7 +105,9 @@ await step('ours among others → accepted', async () => {
 });
 
 await step('a plain GET /graphql still reaches h2o', async () => {
-  const r = await fetch(`${tight}/graphql?query=${encodeURIComponent('{ __typename }')}`);
+  // (with the header CSRF prevention asks of GET requests)
+  const r = await fetch(`${tight}/graphql?query=${encodeURIComponent('{ __typename }')}`,
+    { headers: { 'apollo-require-preflight': 'true' } });
   check('GraphQL over HTTP on the same port', r.status === 200 && (await r.json()).data.__typename === 'Query');
 });
 
