@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw_gateway.h"
+#include "gw_limits.h"
 #include "mc_config.h"
 
 void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
@@ -15,9 +16,15 @@ void gw_config_load(gw_config_t *cfg, gw_services_t *svcs, bool production)
     cfg->playground = mc_env_bool("GATEWAY_PLAYGROUND", !production);
     cfg->playground_dir = mc_env_str("GATEWAY_PLAYGROUND_DIR", "node_modules");
     cfg->document_cache = (unsigned)mc_env_int("GATEWAY_DOCUMENT_CACHE", 1000, 0, 1000000);
-    cfg->limits.max_tokens = (uint32_t)mc_env_int("GATEWAY_MAX_TOKENS", 10000, 100, 1000000);
-    cfg->limits.max_depth = (uint32_t)mc_env_int("GATEWAY_MAX_DEPTH", 15, 2, 128);
-    cfg->limits.ignore_introspection = true;
+    gw_limits_config_load(cfg, production);
+    cfg->request_timeout_ms = (unsigned)mc_env_int("GATEWAY_REQUEST_TIMEOUT_MS", 15000, 1, 600000);
+    cfg->metrics = mc_env_bool("GATEWAY_METRICS", true);
+    cfg->deduplicate = mc_env_bool("GATEWAY_DEDUPLICATE", true);
+    cfg->metrics_max_operations = (unsigned)mc_env_int("GATEWAY_METRICS_MAX_OPERATIONS", 200, 0, 100000);
+    gw_cors_config_load(&cfg->cors);
+    gw_rl_config_load(&cfg->ratelimit, cfg->limits.max_cost, production);
+    gw_up_config_load(&cfg->upstream);
+    gw_apq_config_load(&cfg->apq);
     cfg->ready_timeout_ms = (unsigned)mc_env_int("GATEWAY_READY_TIMEOUT_MS", 1000, 1, 60000);
     cfg->trust_forwarded_for = mc_env_bool("GATEWAY_TRUST_FORWARDED_FOR", false);
 
@@ -66,6 +73,14 @@ static bool plausible_address(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+gw_trusted_t *gw_gateway_trusted(gw_gateway_t *g)
+{
+    uv_mutex_lock(&g->schema_lock);
+    gw_trusted_t *t = gw_trusted_ref(g->trusted);
+    uv_mutex_unlock(&g->schema_lock);
+    return t;
 }
 
 const char *gw_client_address(mc_req_t *req, const gw_config_t *cfg)

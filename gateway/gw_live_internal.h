@@ -95,6 +95,7 @@ struct gw_live_worker {
     gw_sub_t *all;           /* scope ALL */
     unsigned nsubs;
     gw_sub_t *run_head, *run_tail; /* subscriptions with an event to run */
+    struct gw_sub_pending *pending; /* subscribe messages waiting for the rate limiter (gw_sub.c) */
     uv_idle_t runner;
     bool runner_active;
     gw_versions_t *versions;
@@ -148,6 +149,7 @@ struct gw_wsconn {
     /* operations, by id */
     gw_sub_t *ops;
     unsigned nops;
+    unsigned npending;      /* subscribe messages waiting for the rate limiter (gw_sub.c) */
 };
 
 /* The lws protocol callback. */

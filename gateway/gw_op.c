@@ -94,7 +94,7 @@ struct gw_call {
     const char *key;
     uint32_t keylen, hash;
     unsigned service;
-    mc_http_call_t *h;
+    gw_up_call_t *h;
     bool done;
     int status;
     json_t *body; /* parsed answer (kept), NULL when empty */
@@ -118,6 +118,7 @@ struct gw_op {
     char *request_id;
     char *client_address;
     const char *internal_key;
+    uint64_t deadline_ns;
     gw_call_t **table;
     uint32_t tcap, tcount;
     gw_call_t *calls;
@@ -676,7 +677,7 @@ static gw_call_t *call_start(gw_op_t *op, unsigned svc, const char *method, cons
         .timeout_ms = timeout_ms != 0 ? timeout_ms : op->w->default_timeout_ms,
         .request_id = op->request_id,
     };
-    if (op->w->http == NULL || mc_http_fetch(op->w->http, &req, on_call_done, c, &c->h) != 0) {
+    if (op->w->up == NULL || gw_up_fetch(op->w->up, svc, &req, op->deadline_ns, on_call_done, c, &c->h) != 0) {
         *fail = make_fail(op, "INTERNAL", json_pack("{s:s}", "service", service_name(op, svc)),
                           "The request to the %s service could not be made.", service_name(op, svc));
         return NULL;
@@ -1102,7 +1103,7 @@ static void finish(gw_op_t *op)
     op->done = true;
     for (gw_call_t *c = op->calls; c != NULL; c = c->next_all)
         if (c->h != NULL) {
-            mc_http_cancel(c->h);
+            gw_up_cancel(c->h);
             c->h = NULL;
             --op->inflight;
         }
@@ -1203,6 +1204,7 @@ gw_op_t *gw_op_start(const gw_op_opts_t *o)
     if (o->client_address != NULL)
         op->client_address = strdup(o->client_address);
     op->internal_key = o->internal_key;
+    op->deadline_ns = o->deadline_ns;
     gql_exec_options eo;
     memset(&eo, 0, sizeof(eo));
     eo.operation_name = o->operation_name;
@@ -1253,7 +1255,7 @@ void gw_op_free(gw_op_t *op)
     }
     for (gw_call_t *c = op->calls; c != NULL; c = c->next_all)
         if (c->h != NULL)
-            mc_http_cancel(c->h);
+            gw_up_cancel(c->h);
     gql_exec_free(op->exec);
     json_decref(op->keep);
     json_decref(op->root);

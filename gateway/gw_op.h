@@ -30,6 +30,7 @@
 #include <uv.h>
 #include "gql.h"
 #include "gw_schema.h"
+#include "gw_upstream.h"
 #include "mc_http.h"
 #include "mc_jwt.h"
 
@@ -39,12 +40,15 @@ typedef struct gw_op gw_op_t;
 typedef struct gw_worker {
     uv_loop_t *loop;
     mc_http_client_t *http;
+    gw_up_worker_t *up;    /* calls to the services: breakers, retries, deadline (gw_upstream.h) */
     uv_idle_t idle;        /* runs operations whose fields were completed */
     bool idle_active;
     gw_op_t *run_head;     /* operations waiting for that run */
     unsigned default_timeout_ms; /* upstream call timeout when the binding sets none */
     bool closing;
     void *docs;            /* the document cache (gw_http.c) */
+    struct gw_apq_worker *apq; /* persisted queries this worker knows (gw_apq.h) */
+    json_t *inflight;      /* identical queries in flight: key → leader (gw_http.c) */
     struct gw_live_worker *live; /* the worker's WebSockets and subscriptions (gw_live.h) */
     void *data;            /* the owner's */
     void (*on_closed)(struct gw_worker *w);
@@ -68,6 +72,7 @@ typedef struct gw_op_opts {
     const char *request_id;     /* forwarded as X-Request-Id (copied) */
     const char *client_address; /* sent as X-Forwarded-For to services marked forward_client (copied) */
     const char *internal_key;   /* INTERNAL_API_KEY, sent with it; NULL: neither is sent */
+    uint64_t deadline_ns;       /* mc_mono_ns() time after which no call is waited for; 0: none */
     json_t *root;               /* the root value (borrowed; must outlive the operation), or NULL
                                    for an empty object; a subscription event runs with the event */
     /* Called once when the result is complete (possibly inside gw_op_start). The

@@ -6,11 +6,13 @@
  * gateway replica out of rotation at once, when the gateway can still answer every
  * field of the other services (partial data). So the answer is 200 with "ready" or
  * "degraded" and each service's state; 503 only when the gateway itself cannot serve:
- * no schema, or shutting down.
+ * no schema, or shutting down. Redis (rate limits, persisted queries) is reported the same
+ * way: without it the gateway still serves.
  *
  *   {"status":"degraded","service":"gateway","schema":{"types":112,"boundFields":96},
  *    "checks":{"product":{"status":"up","required":false},
- *              "order":{"status":"down","required":false,"error":"connection failed"}}}
+ *              "order":{"status":"down","required":false,"error":"connection failed"},
+ *              "redis":{"status":"up","required":false,"rateLimitsFailClosed":false}}}
  */
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,18 @@ void gw_handle_ready(mc_req_t *req)
                             json_pack("{s:s,s:b,s:i,s:i}", "status", up ? "up" : "down", "required", 0, "webSockets",
                                       (int)gw_live_connections(g->live), "subscriptions",
                                       (int)gw_live_subscriptions(g->live)));
+    }
+    {
+        /* rate limits and persisted queries use this worker's Redis connection; without
+         * it the gateway serves on (fail-open, or 503 for rate-limited requests when
+         * fail-closed): degraded, not unready */
+        mc_redis_t *redis = mc_worker_redis(mc_req_worker(req));
+        bool up = redis != NULL && mc_redis_up(redis);
+        if (!up)
+            r->down = true;
+        json_object_set_new(r->checks, "redis",
+                            json_pack("{s:s,s:b,s:b}", "status", up ? "up" : "down", "required", 0, "rateLimitsFailClosed",
+                                      g->cfg.ratelimit.fail_closed));
     }
     gw_schema_unref(s);
     ready_finish(r);

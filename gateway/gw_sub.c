@@ -3,7 +3,9 @@
  * mutations answered once (gw_live.h).
  *
  * A subscribe message is parsed, validated and checked against the limits like an HTTP
- * request. A query or mutation runs at once with the connection's identity and is
+ * request, and charged to the client's rate limits (its user, or its address; cost as
+ * over HTTP): over them it gets an `error` with RATE_LIMITED and the seconds to wait,
+ * and nothing runs. A query or mutation runs at once with the connection's identity and is
  * answered with `next` then `complete`. A subscription's root field names, with
  * @orderEvents(scope:), which events it receives:
  *
@@ -34,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gw_limits.h"
 #include "gw_live_internal.h"
+#include "gw_ratelimit.h"
 #include "gw_ws_msg.h"
 #include "mc_log.h"
 #include "mc_util.h"
@@ -313,11 +317,43 @@ static gw_sub_t *find_op(gw_wsconn_t *c, const char *id, size_t idlen)
     return NULL;
 }
 
+/* A subscribe message waiting for the rate limiter. The connection may close meanwhile:
+ * it is found again by its serial; the worker may end meanwhile: it clears `lw`. Until
+ * it is started it counts as one of the connection's operations: its id is taken, and a
+ * complete message cancels it. */
+typedef struct gw_sub_pending {
+    struct gw_sub_pending *next, *prev;
+    gw_live_worker_t *lw;
+    uint64_t serial;
+    bool cancelled;
+    char *id, *id_json, *operation_name;
+    size_t idlen;
+    gw_schema_t *schema;
+    gql_document *doc;
+    json_t *variables;
+    uint64_t cost;
+} gw_sub_pending_t;
+
+static gw_sub_pending_t *find_pending(gw_wsconn_t *c, const char *id, size_t idlen)
+{
+    for (gw_sub_pending_t *p = c->lw->pending; p != NULL; p = p->next)
+        if (p->serial == c->serial && !p->cancelled && p->idlen == idlen && memcmp(p->id, id, idlen) == 0)
+            return p;
+    return NULL;
+}
+
 void gw_sub_complete(gw_wsconn_t *c, const char *id, size_t idlen)
 {
     gw_sub_t *s = find_op(c, id, idlen);
     if (s != NULL)
         sub_free(s);
+    else if (c->npending > 0) {
+        gw_sub_pending_t *p = find_pending(c, id, idlen);
+        if (p != NULL) {
+            p->cancelled = true; /* it will not start */
+            --c->npending;
+        }
+    }
 }
 
 void gw_sub_end_all(gw_wsconn_t *c)
@@ -568,17 +604,105 @@ static int check_root(gw_sub_t *s, const gql_subscription_root *root)
     return 0;
 }
 
+/* The checks a new operation id must pass now (again after the rate limiter answered):
+ * 0, or -1 after telling the client (or closing). */
+static int admit_id(gw_wsconn_t *c, const char *id, size_t idlen, const char *id_json)
+{
+    if (find_op(c, id, idlen) != NULL || (c->npending > 0 && find_pending(c, id, idlen) != NULL)) {
+        char why[124 + GW_WS_MAX_ID];
+        snprintf(why, sizeof(why), "Subscriber for %.*s already exists", (int)idlen, id);
+        gw_ws_close(c, 4409, why);
+        return -1;
+    }
+    const gw_live_t *live = c->lw->live;
+    if (c->nops + c->npending >= live->cfg.max_operations) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Too many operations on this connection (at most %u at a time): complete some first.",
+                 live->cfg.max_operations);
+        send_error(c, id_json, "RATE_LIMITED", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void start_prepared(gw_wsconn_t *c, const char *id, size_t idlen, char *id_json, gw_schema_t *schema,
+                           gql_document *doc, const char *operation_name, json_t *variables);
+
+static void pending_free(gw_sub_pending_t *p)
+{
+    free(p->id);
+    free(p->id_json);
+    free(p->operation_name);
+    gql_document_free(p->doc);
+    gw_schema_unref(p->schema);
+    json_decref(p->variables);
+    free(p);
+}
+
+static void on_rate_checked(const gw_rl_result_t *r, void *data)
+{
+    gw_sub_pending_t *p = data;
+    gw_live_worker_t *lw = p->lw;
+    if (lw == NULL) { /* the worker ended */
+        pending_free(p);
+        return;
+    }
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        lw->pending = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    gw_wsconn_t *c = lw->conns;
+    while (c != NULL && c->serial != p->serial)
+        c = c->next;
+    if (c != NULL && !p->cancelled)
+        --c->npending;
+    /* The connection's next messages were held back meanwhile (their order matters: a
+     * complete, a ping answered as a fence): read on once this one is settled. */
+    bool resume = c != NULL && c->npending == 0 && c->wsi != NULL && !c->closing;
+    if (c == NULL || c->closing || lw->disposing || p->cancelled) {
+        pending_free(p);
+        if (resume)
+            lws_rx_flow_control(c->wsi, 1);
+        return;
+    }
+    if (!r->allowed) {
+        char msg[200];
+        if (r->unavailable)
+            snprintf(msg, sizeof(msg), "Rate limits cannot be checked right now; try again shortly.");
+        else
+            snprintf(msg, sizeof(msg), "Too many requests: the %s limit is spent; retry in %u s.",
+                     r->refused_by == GW_RL_COST ? "cost" : "request", r->retry_after_s);
+        send_error(c, p->id_json, "RATE_LIMITED", msg);
+        pending_free(p);
+        if (resume)
+            lws_rx_flow_control(c->wsi, 1);
+        return;
+    }
+    if (admit_id(c, p->id, p->idlen, p->id_json) != 0) {
+        pending_free(p);
+        if (resume && !c->closing)
+            lws_rx_flow_control(c->wsi, 1);
+        return;
+    }
+    char *id_json = p->id_json;
+    p->id_json = NULL;
+    gw_schema_t *schema = p->schema;
+    p->schema = NULL;
+    gql_document *doc = p->doc;
+    p->doc = NULL;
+    start_prepared(c, p->id, p->idlen, id_json, schema, doc, p->operation_name, p->variables);
+    pending_free(p);
+    if (resume && !c->closing && c->wsi != NULL)
+        lws_rx_flow_control(c->wsi, 1);
+}
+
 void gw_sub_start(gw_wsconn_t *c, const char *id, size_t idlen, const char *query, size_t qlen,
                   const char *operation_name, json_t *variables)
 {
     if (c->lw->disposing) /* the connection is being closed; nothing runs any more */
         return;
-    if (find_op(c, id, idlen) != NULL) {
-        char why[124 + GW_WS_MAX_ID];
-        snprintf(why, sizeof(why), "Subscriber for %.*s already exists", (int)idlen, id);
-        gw_ws_close(c, 4409, why);
-        return;
-    }
     gw_live_worker_t *lw = c->lw;
     const gw_live_t *live = lw->live;
     json_t *idv = json_stringn(id, idlen);
@@ -588,14 +712,11 @@ void gw_sub_start(gw_wsconn_t *c, const char *id, size_t idlen, const char *quer
         gw_ws_close(c, 1011, "Out of memory");
         return;
     }
-    if (c->nops >= live->cfg.max_operations) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "Too many operations on this connection (at most %u at a time): complete some first.",
-                 live->cfg.max_operations);
-        send_error(c, id_json, "RATE_LIMITED", msg);
+    if (admit_id(c, id, idlen, id_json) != 0) {
         free(id_json);
         return;
     }
+    const gw_config_t *cfg = &live->g->cfg;
     gql_errors errs;
     gql_errors_init(&errs);
     gw_schema_t *schema = gw_gateway_schema(live->g);
@@ -606,16 +727,73 @@ void gw_sub_start(gw_wsconn_t *c, const char *id, size_t idlen, const char *quer
     }
     gql_parse_options po;
     memset(&po, 0, sizeof(po));
-    po.max_tokens = live->g->cfg.limits.max_tokens;
+    po.max_tokens = cfg->limits.max_tokens;
     po.copy_source = true;
     po.arena_limit = 64u << 20;
     doc = gql_parse(query, qlen, &po, &errs);
-    if (doc == NULL || gql_validate(schema->gql, doc, NULL, &errs) != 0 ||
-        gql_limits_check(schema->gql, doc, operation_name, variables, &live->g->cfg.limits, NULL, &errs) != 0) {
+    gql_validate_options vo = gw_limits_validate_options(cfg);
+    gql_operation_stats st;
+    memset(&st, 0, sizeof(st));
+    if (doc == NULL)
+        gw_limits_mark_tokens(cfg, &errs);
+    if (doc == NULL || gql_validate(schema->gql, doc, &vo, &errs) != 0 ||
+        gw_limits_apply(cfg, schema->gql, doc, operation_name, variables, &st, &errs) != 0) {
+        if (!cfg->introspection)
+            gw_limits_count_introspection(&errs);
+        if (!cfg->suggestions)
+            gw_errors_hide_suggestions(&errs);
         send_errors(c, id_json, &errs, "BAD_USER_INPUT");
         goto Fail;
     }
+    gql_errors_free(&errs);
+    gw_ratelimit_t *rl = live->g->ratelimit;
+    if (!gw_ratelimit_enabled(rl)) {
+        start_prepared(c, id, idlen, id_json, schema, doc, operation_name, variables);
+        return;
+    }
+    gw_sub_pending_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    p->lw = lw;
+    p->serial = c->serial;
+    p->id = malloc(idlen + 1);
+    if (p->id == NULL)
+        abort();
+    memcpy(p->id, id, idlen);
+    p->id[idlen] = '\0';
+    p->idlen = idlen;
+    p->id_json = id_json;
+    p->operation_name = operation_name != NULL ? strdup(operation_name) : NULL;
+    p->schema = schema;
+    p->doc = doc;
+    p->variables = json_incref(variables);
+    p->cost = st.cost < 1 ? 1 : st.cost;
+    p->next = lw->pending;
+    if (lw->pending != NULL)
+        lw->pending->prev = p;
+    lw->pending = p;
+    ++c->npending;
+    /* hold the connection's next messages until the limiter answered (order preserved) */
+    if (c->wsi != NULL)
+        lws_rx_flow_control(c->wsi, 0);
+    char identity[300];
+    gw_ratelimit_identity(c->has_claims ? &c->claims : NULL, c->client_address, identity, sizeof(identity));
+    gw_ratelimit_check(rl, mc_worker_redis(lw->mw), identity, p->cost, on_rate_checked, p);
+    return;
 
+Fail:
+    gql_errors_free(&errs);
+    gql_document_free(doc);
+    gw_schema_unref(schema);
+    free(id_json);
+}
+
+/* Starts an operation that passed every check; takes id_json, schema and doc. */
+static void start_prepared(gw_wsconn_t *c, const char *id, size_t idlen, char *id_json, gw_schema_t *schema,
+                           gql_document *doc, const char *operation_name, json_t *variables)
+{
+    gw_live_worker_t *lw = c->lw;
+    gql_errors errs;
     gw_sub_t *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         gw_ws_close(c, 1011, "Out of memory");
@@ -636,7 +814,6 @@ void gw_sub_start(gw_wsconn_t *c, const char *id, size_t idlen, const char *quer
         c->ops->prev = s;
     c->ops = s;
     ++c->nops;
-    gql_errors_free(&errs);
 
     const gql_operation_node *opnode = select_operation(doc, operation_name);
     if (opnode == NULL || opnode->operation != GQL_OP_SUBSCRIPTION) {
@@ -684,7 +861,6 @@ void gw_sub_start(gw_wsconn_t *c, const char *id, size_t idlen, const char *quer
     return;
 
 Fail:
-    gql_errors_free(&errs);
     gql_document_free(doc);
     gw_schema_unref(schema);
     free(id_json);
@@ -814,6 +990,10 @@ static void on_runner_closed(uv_handle_t *h)
 
 void gw_sub_worker_close(gw_live_worker_t *lw)
 {
+    /* subscribe messages still waiting for Redis: their answers find no worker */
+    for (gw_sub_pending_t *p = lw->pending; p != NULL; p = p->next)
+        p->lw = NULL;
+    lw->pending = NULL;
     while (lw->run_head != NULL)
         run_unlink(lw, lw->run_head);
     if (lw->runner_open) {

@@ -6,13 +6,17 @@
  * Start-up: the configuration is read, every schema file is loaded and the merged
  * schema validated — an invalid schema or binding stops the process with errors naming
  * file and line —, the playground's files are loaded, then the workers start. Each
- * worker has its HTTP client (keep-alive pools to every service) and document cache.
+ * worker has its HTTP client (keep-alive pools to every service), its caller on top of
+ * it (retries, deadline; the circuit breakers are process-wide), its Redis connection
+ * (rate limits) and its document cache.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gw_gateway.h"
 #include "gw_jalloc.h"
+#include "gw_limits.h"
+#include "gw_metrics.h"
 #include "gw_live.h"
 #include "mc_http.h"
 #include "mc_log.h"
@@ -38,6 +42,31 @@ static int init(mc_server_t *srv)
     }
     gql_errors_free(&errs);
     g->schema = s;
+    if (g->cfg.apq.trusted_file != NULL) {
+        gql_validate_options vo = gw_limits_validate_options(&g->cfg);
+        gql_errors_init(&errs);
+        g->trusted = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
+        if (g->trusted == NULL) {
+            gql_buf out;
+            gql_buf_init(&out, 0);
+            gw_errors_print(&errs, &out);
+            mc_log_error("the trusted documents are invalid; the gateway does not start:\n%s", gql_buf_cstr(&out));
+            gql_buf_free(&out);
+            gql_errors_free(&errs);
+            return -1;
+        }
+        gql_errors_free(&errs);
+        mc_log_info("trusted documents: %zu from %s; no other document runs", gw_trusted_count(g->trusted),
+                    g->cfg.apq.trusted_file);
+    }
+    gw_metrics_init(&g->services, g->cfg.metrics_max_operations);
+    gw_metrics_schema_generation(1);
+    g->upstreams = gw_upstreams_create(&g->services, &g->cfg.upstream);
+    g->ratelimit = gw_ratelimit_create(&g->cfg.ratelimit);
+    if (g->upstreams == NULL || g->ratelimit == NULL) {
+        mc_log_error("out of memory");
+        return -1;
+    }
     mc_log_json(MC_LOG_INFO, NULL,
                 json_pack("{s:s,s:i,s:i}", "dir", g->cfg.schema_dir, "types", (int)s->gql->ntypes, "boundFields",
                           (int)s->nbound),
@@ -51,6 +80,70 @@ static int init(mc_server_t *srv)
     }
     g->live = gw_live_create(srv, g);
     return g->live != NULL ? 0 : -1;
+}
+
+/* SIGHUP (on the main thread, while the workers serve): the schema files are read and
+ * validated again; only a schema that loads whole replaces the one in use. Requests in
+ * flight keep the schema they started with (each holds a reference); documents cached by
+ * the workers are validated again against the new one when next used. An invalid schema
+ * is refused with its errors logged, and the old one stays. */
+static void reload(mc_server_t *srv)
+{
+    gw_gateway_t *g = mc_server_data(srv);
+    static uint64_t generation = 1;
+    gql_errors errs;
+    gql_errors_init(&errs);
+    gw_schema_t *s = gw_schema_load(g->cfg.schema_dir, &g->services, &errs);
+    if (s == NULL) {
+        gql_buf out;
+        gql_buf_init(&out, 0);
+        gw_errors_print(&errs, &out);
+        mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs.count),
+                    "schema reload refused: the new schema is invalid; the one in use stays:\n%s", gql_buf_cstr(&out));
+        gql_buf_free(&out);
+        gql_errors_free(&errs);
+        gw_metrics_count(GW_C_RELOAD_FAILED);
+        return;
+    }
+    gql_errors_free(&errs);
+    /* The trusted documents are read again and must validate against the new schema. */
+    gw_trusted_t *t = NULL;
+    if (g->cfg.apq.trusted_file != NULL) {
+        gql_validate_options vo = gw_limits_validate_options(&g->cfg);
+        gql_errors_init(&errs);
+        t = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
+        if (t == NULL) {
+            gql_buf out;
+            gql_buf_init(&out, 0);
+            gw_errors_print(&errs, &out);
+            mc_log_error("schema reload refused: the trusted documents do not hold with the new schema; the schema in "
+                         "use stays:\n%s",
+                         gql_buf_cstr(&out));
+            gql_buf_free(&out);
+            gql_errors_free(&errs);
+            gw_schema_unref(s);
+            gw_metrics_count(GW_C_RELOAD_FAILED);
+            return;
+        }
+        gql_errors_free(&errs);
+    }
+    uv_mutex_lock(&g->schema_lock);
+    gw_schema_t *old = g->schema;
+    g->schema = s;
+    gw_trusted_t *old_trusted = g->trusted;
+    if (g->cfg.apq.trusted_file != NULL)
+        g->trusted = t;
+    else
+        old_trusted = NULL;
+    uv_mutex_unlock(&g->schema_lock);
+    gw_schema_unref(old);
+    gw_trusted_unref(old_trusted);
+    gw_metrics_count(GW_C_RELOAD_OK);
+    gw_metrics_schema_generation(++generation);
+    mc_log_json(MC_LOG_INFO, NULL,
+                json_pack("{s:s,s:i,s:i,s:I}", "dir", g->cfg.schema_dir, "types", (int)s->gql->ntypes, "boundFields",
+                          (int)s->nbound, "generation", (json_int_t)generation),
+                "schema reloaded");
 }
 
 static int worker_init(mc_worker_t *mw)
@@ -70,7 +163,14 @@ static int worker_init(mc_worker_t *mw)
         return -1;
     }
     gw_worker_init(w, mc_worker_loop(mw), http, g->cfg.upstream_timeout_ms);
+    w->up = gw_up_worker_create(g->upstreams, mc_worker_loop(mw), http);
+    if (w->up == NULL) {
+        mc_http_client_close(http);
+        free(w);
+        return -1;
+    }
     w->docs = gw_doccache_create(g->cfg.document_cache);
+    w->apq = gw_apq_worker_create(GW_APQ_WORKER_BYTES);
     mc_worker_set_data(mw, w);
     /* WebSockets on the same loop (disposed with the worker if this fails) */
     return gw_live_worker_init(g->live, mw, w);
@@ -89,6 +189,12 @@ static void worker_dispose(mc_worker_t *mw)
     gw_live_worker_dispose(w); /* its operations end before the HTTP client closes */
     gw_doccache_free(w->docs);
     w->docs = NULL;
+    gw_apq_worker_free(w->apq);
+    w->apq = NULL;
+    json_decref(w->inflight); /* empty: every request ended */
+    w->inflight = NULL;
+    gw_up_worker_close(w->up); /* before the HTTP client its calls use */
+    w->up = NULL;
     mc_http_client_close(w->http);
     w->http = NULL;
     mc_worker_set_data(mw, NULL);
@@ -101,7 +207,15 @@ static void dispose(mc_server_t *srv)
     gw_gateway_t *g = mc_server_data(srv);
     gw_schema_unref(g->schema);
     g->schema = NULL;
+    gw_trusted_unref(g->trusted);
+    g->trusted = NULL;
     gw_playground_free(g);
+    gw_upstreams_free(g->upstreams);
+    g->upstreams = NULL;
+    gw_ratelimit_free(g->ratelimit);
+    g->ratelimit = NULL;
+    gw_cors_config_free(&g->cfg.cors);
+    gw_metrics_free();
     gw_live_free(g->live);
     g->live = NULL;
 }
@@ -109,7 +223,9 @@ static void dispose(mc_server_t *srv)
 static const mc_route_t routes[] = {
     {"GET", "/graphql", gw_handle_graphql},
     {"POST", "/graphql", gw_handle_graphql},
+    {"OPTIONS", "/graphql", gw_handle_preflight},
     {"GET", "/graphql/assets/:file", gw_handle_asset},
+    {"GET", "/metrics", gw_handle_metrics},
 };
 
 int main(void)
@@ -124,9 +240,11 @@ int main(void)
         .routes = routes,
         .nroutes = sizeof(routes) / sizeof(routes[0]),
         .use_jwt = true,
+        .use_redis = true, /* rate limits; the gateway serves on without it (fail-open by default) */
         .init = init,
         .worker_init = worker_init,
         .worker_dispose = worker_dispose,
+        .reload = reload,
         .dispose = dispose,
         .data = &gateway,
         .ready = gw_handle_ready,

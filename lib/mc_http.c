@@ -37,6 +37,7 @@
 #include <h2o.h>
 #include "mc_http.h"
 #include "mc_log.h"
+#include "mc_trace.h"
 #include "mc_util.h"
 
 #define MC_HTTP_MAX_URL 8192
@@ -207,8 +208,8 @@ static bool is_header_value(const char *s)
 /* Header names the client writes itself; a caller may not set them. */
 static bool reserved_header(const char *name)
 {
-    static const char *const names[] = {"host", "content-length", "transfer-encoding", "connection", "x-request-id",
-                                        "upgrade", "te"};
+    static const char *const names[] = {"host",    "content-length", "transfer-encoding", "connection", "x-request-id",
+                                        "upgrade", "te",             "traceparent",       "tracestate"};
     for (size_t i = 0; i < MC_ARRAY_SIZE(names); ++i)
         if (strcasecmp(name, names[i]) == 0)
             return true;
@@ -243,6 +244,22 @@ static int build_head(mc_buf_t *b, const mc_http_request_t *req, const mc_http_u
         if (!is_header_value(req->request_id) || strlen(req->request_id) > 128)
             return -1;
         r |= mc_buf_appendf(b, "X-Request-Id: %s\r\n", req->request_id);
+    }
+    const mc_trace_t *t = req->traceparent == NULL ? mc_trace_find(req->request_id) : NULL;
+    if (req->traceparent != NULL) {
+        mc_trace_t check;
+        if (mc_trace_parse(req->traceparent, strlen(req->traceparent), &check) != 0 ||
+            (req->tracestate != NULL && (!is_header_value(req->tracestate) || strlen(req->tracestate) > MC_TRACESTATE_MAX)))
+            return -1;
+        r |= mc_buf_appendf(b, "traceparent: %s\r\n", req->traceparent);
+        if (req->tracestate != NULL)
+            r |= mc_buf_appendf(b, "tracestate: %s\r\n", req->tracestate);
+    } else if (t != NULL) {
+        char tp[MC_TRACEPARENT_LEN + 1];
+        mc_trace_child(t, tp);
+        r |= mc_buf_appendf(b, "traceparent: %s\r\n", tp);
+        if (t->tracestate != NULL)
+            r |= mc_buf_appendf(b, "tracestate: %s\r\n", t->tracestate);
     }
     for (size_t i = 0; i < req->nheaders; ++i) {
         const mc_http_header_t *h = &req->headers[i];

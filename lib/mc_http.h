@@ -4,7 +4,8 @@
  * socket pool per origin. Never blocks the loop.
  *
  * Every call has a timeout (connect + whole response) and a cap on the response size.
- * The caller's request id is sent as X-Request-Id so logs can be joined.
+ * The caller's request id is sent as X-Request-Id so logs can be joined, and its W3C
+ * trace as traceparent (mc_trace.h).
  *
  * Calls start on the next loop iteration (never inside mc_http_fetch), at most
  * pool_capacity at a time per origin (the others wait, their timeout running). Host
@@ -50,6 +51,11 @@ typedef struct mc_http_request {
     const char *content_type; /* default application/json when body is set */
     unsigned timeout_ms;      /* 0 = the client's default */
     const char *request_id;   /* sent as X-Request-Id when set */
+    /* W3C trace context to send (mc_trace.h). NULL: when request_id names a request in
+     * flight on this thread, its trace goes on with a fresh span id (and its tracestate);
+     * otherwise none is sent. */
+    const char *traceparent;
+    const char *tracestate; /* with an explicit traceparent only; may be NULL */
 } mc_http_request_t;
 
 typedef struct mc_http_response {
@@ -69,7 +75,7 @@ typedef void (*mc_http_cb)(const mc_http_response_t *res, void *data);
 /* Starts a call; the request is copied. Returns 0 and stores a handle in *call (may be
  * NULL); -1 on a malformed URL or request — a CR/LF in a header, a header the client
  * writes itself (Host, Content-Length, Transfer-Encoding, Connection, X-Request-Id,
- * Upgrade, TE), body_len without a body, a closing client — and cb is then not called.
+ * Upgrade, TE, traceparent, tracestate), body_len without a body, a closing client — and cb is then not called.
  * cb runs exactly once on the loop unless the call is cancelled. The handle is valid until
  * cb has returned or the call was cancelled. */
 int mc_http_fetch(mc_http_client_t *c, const mc_http_request_t *req, mc_http_cb cb, void *data, mc_http_call_t **call);

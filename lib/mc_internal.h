@@ -9,6 +9,7 @@
 #include <h2o.h>
 #include "mc_server.h"
 #include "mc_req.h"
+#include "mc_trace.h"
 
 #define MC_MAX_ROUTE_SEGMENTS 12
 #define MC_MAX_ROUTE_PARAMS 6
@@ -126,6 +127,9 @@ struct mc_req {
     mc_free_cb_t *on_free;
     void *data;
     char peer[64];
+    mc_trace_t trace;               /* W3C trace context: the caller's or a new one */
+    mc_trace_binding_t trace_binding; /* the trace bound to `id` on the worker thread */
+    json_t *log_fields;             /* extra members of the access-log line, or NULL */
 };
 
 /* Called by the server's h2o handler for every request. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "mc_log.h"
+#include "mc_trace.h"
 #include "mc_util.h"
 
 static const char *log_service = "mercato";
@@ -54,8 +55,13 @@ void mc_log_json(mc_log_level_t level, const char *request_id, json_t *fields, c
     /* A message may contain bytes that are not UTF-8 (a client's input): keep it readable. */
     json_t *m = json_string(msg);
     json_object_set_new(line, "msg", m != NULL ? m : json_string("(message not UTF-8)"));
-    if (request_id != NULL)
+    if (request_id != NULL) {
         json_object_set_new(line, "request_id", json_string(request_id));
+        /* the request's trace, while it lives on this thread (mc_trace.h) */
+        const mc_trace_t *t = mc_trace_find(request_id);
+        if (t != NULL)
+            json_object_set_new(line, "trace_id", json_stringn(t->trace_id, 32));
+    }
     if (fields != NULL) {
         json_object_update_missing(line, fields);
         json_decref(fields);

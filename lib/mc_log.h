@@ -1,7 +1,9 @@
 /*
  * mc_log: structured logs, one JSON object per line on stderr, e.g.
  *   {"ts":"2026-11-21T19:40:00.123Z","level":"info","service":"category",
- *    "msg":"listening","request_id":"…", …extra fields}
+ *    "msg":"listening","request_id":"…","trace_id":"…", …extra fields}
+ * (trace_id: the W3C trace of the request named by request_id, while it is in flight
+ * on this thread — mc_trace.h)
  * Lines are written with one write(2) so that lines of several threads never interleave.
  * The level comes from LOG_LEVEL (debug, info, warn, error; default info).
  */

@@ -20,7 +20,9 @@ static void req_free(mc_req_t *req)
         f->cb(f->arg);
         f = next; /* the node itself lives in the pool */
     }
+    mc_trace_unbind(&req->trace_binding);
     json_decref(req->json);
+    json_decref(req->log_fields);
     h2o_mem_clear_pool(&req->pool);
     free(req);
 }
@@ -130,6 +132,20 @@ json_t *mc_req_keep_json(mc_req_t *req, json_t *v)
 const char *mc_req_id(const mc_req_t *req)
 {
     return req->id;
+}
+
+const mc_trace_t *mc_req_trace(const mc_req_t *req)
+{
+    return &req->trace;
+}
+
+void mc_req_log_set(mc_req_t *req, const char *name, json_t *value)
+{
+    if (value == NULL)
+        return;
+    if (req->log_fields == NULL)
+        req->log_fields = json_object();
+    json_object_set_new(req->log_fields, name, value);
 }
 
 const char *mc_req_method(const mc_req_t *req)
@@ -416,10 +432,11 @@ static void access_log(mc_req_t *req, int status, size_t bytes)
     mc_log_level_t level = status >= 500 ? MC_LOG_ERROR : probe ? MC_LOG_DEBUG : MC_LOG_INFO;
     if (!mc_log_enabled(level))
         return;
-    mc_log_json(level, req->id,
-                json_pack("{s:s,s:s,s:i,s:f,s:I}", "method", req->method, "path", req->path, "status", status, "duration_ms",
-                          ms, "bytes", (json_int_t)bytes),
-                "%s %s %d", req->method, req->path, status);
+    json_t *fields = json_pack("{s:s,s:s,s:i,s:f,s:I}", "method", req->method, "path", req->path, "status", status,
+                               "duration_ms", ms, "bytes", (json_int_t)bytes);
+    if (req->log_fields != NULL)
+        json_object_update_missing(fields, req->log_fields);
+    mc_log_json(level, req->id, fields, "%s %s %d", req->method, req->path, status);
 }
 
 /* Every answer ends here: sends (when the client is still there), logs, and drops the
@@ -556,6 +573,16 @@ void mc_req_dispatch(mc_worker_t *w, h2o_req_t *h)
         mc_random_bytes(rnd, sizeof(rnd));
         mc_hex_encode(rnd, sizeof(rnd), req->id);
     }
+    /* The trace: the caller's traceparent (and tracestate) or a new one, bound to the
+     * request id so that log lines and onward calls carry it. */
+    ssize_t ti = h2o_find_header_by_str(&h->headers, H2O_STRLIT("traceparent"), -1);
+    ssize_t si = h2o_find_header_by_str(&h->headers, H2O_STRLIT("tracestate"), -1);
+    const char *tstate = si >= 0 && h->headers.entries[si].value.len <= MC_TRACESTATE_MAX
+                             ? mc_req_strndup(req, h->headers.entries[si].value.base, h->headers.entries[si].value.len)
+                             : NULL;
+    mc_trace_for_request(ti >= 0 ? h->headers.entries[ti].value.base : NULL, ti >= 0 ? h->headers.entries[ti].value.len : 0,
+                         tstate, &req->trace);
+    mc_trace_bind(&req->trace_binding, req->id, &req->trace);
     req->method = mc_req_strndup(req, h->method.base, h->method.len);
     req->path_len = h->query_at != SIZE_MAX ? h->query_at : h->path.len;
     req->path = mc_req_strndup(req, h->path.base, req->path_len);

@@ -20,6 +20,7 @@
 #include "mc_error.h"
 #include "mc_jwt.h"
 #include "mc_server.h"
+#include "mc_trace.h"
 
 struct st_h2o_req_t;
 
@@ -50,6 +51,14 @@ json_t *mc_req_keep_json(mc_req_t *req, json_t *v);
 /* The request id: the client's X-Request-Id when it is 1..128 characters of
  * [A-Za-z0-9._:-], otherwise a fresh random one. Sent back as X-Request-Id. */
 const char *mc_req_id(const mc_req_t *req);
+/* The request's W3C trace context: the caller's trace (traceparent, tracestate) with a
+ * span id of this process, or a new trace. Its trace id is in every log line that names
+ * the request id, and calls made with mc_http under the request id carry it on. */
+const mc_trace_t *mc_req_trace(const mc_req_t *req);
+/* Adds a member to the request's access-log line (the reference is stolen; a member of
+ * the same name is replaced). For what only the handler knows: a GraphQL operation's
+ * name, its outcome. */
+void mc_req_log_set(mc_req_t *req, const char *name, json_t *value);
 const char *mc_req_method(const mc_req_t *req);
 /* The path without the query string, as received. */
 const char *mc_req_path(const mc_req_t *req);

@@ -468,6 +468,16 @@ static int resolve_bind(mc_server_t *srv)
     return 0;
 }
 
+static void on_hangup(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    mc_server_t *srv = sig->data;
+    if (atomic_load(&srv->shutting_down))
+        return;
+    mc_log_info("received SIGHUP: reloading");
+    srv->opts.reload(srv);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     mc_server_t *srv = sig->data;
@@ -527,6 +537,21 @@ int mc_server_run(const mc_server_opts_t *opts)
         goto DisposeConfig;
     }
 
+    /* The signals are caught before any worker accepts: a SIGHUP or SIGTERM sent as soon
+     * as /health answers waits in the loop's queue instead of taking the default action
+     * (SIGHUP's would kill the process). */
+    uv_loop_t main_loop;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_loop_init(&main_loop);
+    uv_signal_init(&main_loop, &sigterm);
+    uv_signal_init(&main_loop, &sigint);
+    uv_signal_init(&main_loop, &sighup);
+    sigterm.data = sigint.data = sighup.data = srv;
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    if (opts->reload != NULL)
+        uv_signal_start(&sighup, on_hangup, SIGHUP);
+
     srv->nworkers = cfg->workers;
     srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
     uv_sem_t started;
@@ -553,26 +578,19 @@ int mc_server_run(const mc_server_opts_t *opts)
         mc_log_json(MC_LOG_INFO, NULL,
                     json_pack("{s:s,s:i,s:i}", "host", cfg->host, "port", cfg->port, "workers", (int)srv->nworkers),
                     "%s service listening on http://%s:%u", cfg->service, cfg->host, cfg->port);
-        uv_loop_t main_loop;
-        uv_signal_t sigterm, sigint;
-        uv_loop_init(&main_loop);
-        uv_signal_init(&main_loop, &sigterm);
-        uv_signal_init(&main_loop, &sigint);
-        sigterm.data = sigint.data = srv;
-        uv_signal_start(&sigterm, on_signal, SIGTERM);
-        uv_signal_start(&sigint, on_signal, SIGINT);
         uv_run(&main_loop, UV_RUN_DEFAULT);
-        /* A second signal while the workers finish should not be swallowed. */
-        uv_close((uv_handle_t *)&sigterm, NULL);
-        uv_close((uv_handle_t *)&sigint, NULL);
-        uv_run(&main_loop, UV_RUN_DEFAULT);
-        uv_loop_close(&main_loop);
         exit_code = 0;
     } else {
         atomic_store(&srv->shutting_down, 1);
         for (unsigned i = 0; i < launched; ++i)
             uv_async_send(&srv->workers[i].wake);
     }
+    /* A second signal while the workers finish should not be swallowed. */
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&sighup, NULL);
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&main_loop);
     for (unsigned i = 0; i < launched; ++i)
         uv_thread_join(&srv->workers[i].thread);
     free(srv->workers);

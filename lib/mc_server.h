@@ -8,6 +8,8 @@
  * the error envelope. Built in: GET /health (the process is alive), GET /ready (its
  * MongoDB and Redis answer), GET /openapi.json (the service's OpenAPI document).
  *
+ * SIGHUP runs the optional reload hook (the gateway reloads its schema).
+ *
  * SIGTERM/SIGINT start a graceful shutdown: listeners close at once, responses stop
  * offering keep-alive, in-flight requests get SHUTDOWN_TIMEOUT_MS to finish, then idle
  * connections are closed, the per-worker resources are disposed, and mc_server_run
@@ -61,6 +63,10 @@ typedef struct mc_server_opts {
     /* On a worker's loop whenever its Redis connection comes up or goes down (may be
      * NULL). */
     void (*redis_state)(mc_worker_t *w, bool up);
+    /* Optional (the gateway's schema reload): on the main thread whenever the process
+     * receives SIGHUP, while the workers serve on. Without it SIGHUP keeps its default
+     * action. */
+    void (*reload)(mc_server_t *srv);
     /* Once, on the main thread, after every worker stopped. */
     void (*dispose)(mc_server_t *srv);
     void *data; /* the service's own global state */

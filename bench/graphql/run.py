@@ -3,7 +3,8 @@
 The GraphQL engine's benchmark: the C engine (gql_bench) and graphql-js 16
 (bench.js) on the same inputs, in the same run, phase by phase.
 
-    python3 bench/graphql/run.py [--build DIR] [--rounds R] [--no-callgrind] [--json FILE]
+    python3 bench/graphql/run.py [--build DIR] [--baseline DIR] [--rounds R] [--no-callgrind]
+                                 [--json FILE] [--only WORKLOAD]
 
 Workloads (schema bench/graphql/shop.graphql):
   kitchen-sink   a 4.8 KB storefront document using the whole executable language,
@@ -25,6 +26,11 @@ N is chosen so the difference is ~10^9 instructions for graphql-js (node runs wi
 --single-threaded so that compiler and GC threads add no noise).
 
 Builds the C side in Release mode in DIR (default build-release) first.
+
+--baseline DIR adds a second C engine to the same run: the gql_bench of another
+Release build directory (for instance of an earlier commit, configured and built
+there), measured the same way and alternating with the others, so that a change
+is shown before and after against the same graphql-js figures.
 """
 import argparse
 import json
@@ -121,9 +127,13 @@ def main():
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--only", help="only workloads whose name contains this")
+    ap.add_argument("--baseline", help="build directory of another C engine to measure alongside")
     args = ap.parse_args()
 
     gql_bench = build(os.path.abspath(args.build))
+    base_bench = os.path.join(os.path.abspath(args.baseline), "bin", "gql_bench") if args.baseline else None
+    if base_bench and not os.access(base_bench, os.X_OK):
+        sys.exit(f"no gql_bench in {args.baseline}/bin (build it there first)")
     bench_js = os.path.join(HERE, "bench.js")
     work = tempfile.mkdtemp(prefix="gql-bench-")
     results = []
@@ -133,15 +143,23 @@ def main():
         for phase in PHASES:
             c_cmd = [gql_bench] + inputs + ["--phase", phase]
             js_cmd = ["node", bench_js] + inputs + ["--phase", phase]
-            c_t, js_t = [], []
+            b_cmd = [base_bench] + inputs + ["--phase", phase] if base_bench else None
+            c_t, js_t, b_t = [], [], []
             for _ in range(args.rounds):
+                if b_cmd:
+                    b_t.append(timed(b_cmd + ["--samples", "11", "--min-ms", "200"]))
                 c_t.append(timed(c_cmd + ["--samples", "11", "--min-ms", "200"]))
                 js_t.append(timed(js_cmd + ["--samples", "11", "--min-ms", "200"]))
             r = {"workload": name, "phase": phase, "c_ns": min(c_t), "js_ns": min(js_t),
                  "c_rounds": c_t, "js_rounds": js_t}
+            if b_cmd:
+                r["base_ns"] = min(b_t)
+                r["base_rounds"] = b_t
             if not args.no_callgrind:
                 n = max(20, min(20000, int(3e8 / r["js_ns"])))
                 r["c_ir"] = instructions(c_cmd, max(n // 4, 20), 0)
+                if b_cmd:
+                    r["base_ir"] = instructions(b_cmd, max(n // 4, 20), 0)
                 js_cg = ["node", "--single-threaded", bench_js] + inputs + ["--phase", phase]
                 r["js_ir"] = instructions(js_cg, n, n)
             results.append(r)
@@ -154,12 +172,31 @@ def main():
         rule += "---:|---:|---:|"
     print(head)
     print(rule)
+    base_lines = []
     for r in results:
         line = (f"| {r['workload']} | {r['phase']} | {fmt_ns(r['c_ns'])} | {fmt_ns(r['js_ns'])} "
                 f"| {r['js_ns'] / r['c_ns']:.1f}x |")
         if "c_ir" in r:
             line += f" {fmt_ir(r['c_ir'])} | {fmt_ir(r['js_ir'])} | {r['js_ir'] / r['c_ir']:.1f}x |"
         print(line)
+        if "base_ns" in r:
+            b = (f"| {r['workload']} | {r['phase']} | {fmt_ns(r['base_ns'])} | {fmt_ns(r['c_ns'])} "
+                 f"| {r['js_ns'] / r['base_ns']:.1f}x | {r['js_ns'] / r['c_ns']:.1f}x |")
+            if "base_ir" in r:
+                b += (f" {fmt_ir(r['base_ir'])} | {fmt_ir(r['c_ir'])} | {r['js_ir'] / r['base_ir']:.1f}x "
+                      f"| {r['js_ir'] / r['c_ir']:.1f}x |")
+            base_lines.append(b)
+    if base_lines:
+        head = "| workload | phase | baseline ns/op | C ns/op | baseline vs js | C vs js |"
+        rule = "|---|---|---:|---:|---:|---:|"
+        if not args.no_callgrind:
+            head += " baseline instr/op | C instr/op | baseline vs js | C vs js |"
+            rule += "---:|---:|---:|---:|"
+        print()
+        print(head)
+        print(rule)
+        for b in base_lines:
+            print(b)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

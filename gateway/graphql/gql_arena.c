@@ -29,6 +29,17 @@ void gql_arena_init(gql_arena *a, size_t limit)
     a->next_chunk = FIRST_CHUNK;
 }
 
+void gql__arena_set_next_chunk(gql_arena *a, size_t size)
+{
+    if (size > MAX_CHUNK)
+        size = MAX_CHUNK;
+    if (size > a->limit / 4)
+        size = a->limit / 4;
+    if (size < FIRST_CHUNK)
+        size = FIRST_CHUNK;
+    a->next_chunk = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
 void gql_arena_free(gql_arena *a)
 {
     gql_arena_chunk *c = a->chunks;

@@ -34,6 +34,11 @@ typedef struct gql_arena {
 /* Prepares an empty arena that may grow to `limit` bytes (0 = the default limit). */
 void gql_arena_init(gql_arena *a, size_t limit);
 
+/* Sets the size of the arena's next chunk (clamped to the chunk maximum and to a
+ * quarter of the limit), for an owner that knows roughly how much it will need:
+ * one right-sized chunk instead of several doubling ones. Internal. */
+void gql__arena_set_next_chunk(gql_arena *a, size_t size);
+
 /* Frees every allocation of the arena at once; the arena is empty and reusable. */
 void gql_arena_free(gql_arena *a);
 

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "gql_exec.h"
+#include "gql_json.h"
 #include "gql_print.h"
 #include "gql_schema_internal.h"
 #include "gql_values.h"
@@ -83,8 +84,9 @@ static inline bool xnull(xval v)
 /* ---- result tree ------------------------------------------------------------------ */
 
 /* S_JSONLIST: a JSON array of built-in scalars already in output form (written as
- * is, no per-item slots). */
-enum skind { S_UNSET, S_NULL, S_JSON, S_STR, S_INT, S_FLOAT, S_BOOL, S_OBJ, S_LIST, S_JSONLIST };
+ * is, no per-item slots). S_RAW: a value rendered to JSON bytes (render()), at
+ * offset u.i of gql_exec.rbuf, `len` bytes. */
+enum skind { S_UNSET, S_NULL, S_JSON, S_STR, S_INT, S_FLOAT, S_BOOL, S_OBJ, S_LIST, S_JSONLIST, S_RAW };
 
 typedef struct robj robj;
 typedef struct rlist rlist;
@@ -141,6 +143,7 @@ typedef struct plan_link {
  * the JSON type check is all the serialization such values need. */
 enum { L_NONE, L_STR, L_ID, L_INT, L_FLOAT, L_BOOL, L_NONNULL = 8 };
 
+/* 128 bytes (checked below): the render loop indexes arrays of it. */
 struct plan_field {
     gql_str key;
     const gql_field *def;
@@ -156,6 +159,9 @@ struct plan_field {
     uint8_t plain;     /* property lookup with the default resolver (arguments allowed) */
     uint8_t leaf;      /* L_* of the field type */
     uint8_t item_leaf; /* L_* of the item type of a list-typed field */
+    uint8_t composite; /* the named type of the field is an object, interface or union */
+    uint8_t var_args;  /* an argument value refers to a variable (see render()) */
+    uint8_t no_render; /* rendering a value of this field met a resolver: use the tree */
     int32_t same_name;  /* next field of the plan reading the same property, or -1 */
     int32_t first_same; /* first field of the plan reading the same property */
     const gql_selection **sels; /* merged field selections */
@@ -163,12 +169,16 @@ struct plan_field {
     uint32_t nnodes;
     /* arguments, coerced on first use */
     uint8_t args_done;
+    uint8_t ifield;   /* I_* of a field of an introspection type (see introspect()) */
+    uint8_t incl_dep; /* its includeDeprecated argument: 0 not read yet, 1 false, 2 true */
     json_t *args;
     char *args_err;
     uint32_t args_err_loc;
     /* sub-selection plans per runtime type, and a collection error if any */
     plan_link *children;
 };
+
+_Static_assert(sizeof(struct plan_field) == 128 || sizeof(void *) != 8, "plan_field stays 128 bytes");
 
 struct plan {
     const gql_type *type;
@@ -180,6 +190,7 @@ struct plan {
                           property name to the first field reading it, -1 = empty */
     char *err;    /* collection failed (a @skip/@include argument) */
     uint32_t err_loc;
+    struct shape *shape; /* names: the keys of the last object read, see prefetch() */
 };
 
 /* ---- exec ----------------------------------------------------------------------------- */
@@ -250,6 +261,16 @@ struct gql_exec {
     bool complete_dead;    /* keep executing under nulled objects (graphql-js order) */
     json_t *empty_args;
     int oom;
+    /* rendered subtrees (see render()): their bytes, and the walk's stacks */
+    bool render_ok;        /* every field resolves by property lookup */
+    bool render_data;      /* the whole of `data` is to be rendered (gql_exec_run()) */
+    bool data_raw;         /* it was: its JSON is rbuf from RAW_RESERVE on */
+    bool render_overflow;  /* rbuf reached max_response_bytes */
+    gql_buf rbuf;
+    struct rframe *rf;
+    uint32_t caprf;
+    json_t **rvals;
+    uint32_t caprvals;
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -565,6 +586,22 @@ static int should_include(gql_exec *e, const gql_directive *dirs, uint32_t n, ch
             }
         if (!d || !defs[k])
             continue;
+        /* `if:` given as a literal or as a provided variable needs no coercion */
+        if (d->nargs == 1 && gql_str_eqc(d->args[0].name, "if")) {
+            const gql_value *iv = d->args[0].value;
+            json_t *vv = NULL;
+            int b = -1;
+            if (iv->kind == GQL_VALUE_BOOLEAN)
+                b = iv->boolean;
+            else if (iv->kind == GQL_VALUE_VARIABLE && e->vars &&
+                     json_is_boolean(vv = json_object_getn(e->vars, iv->u.str.s, iv->u.str.len)))
+                b = json_is_true(vv);
+            if (b >= 0) {
+                if (k == 0 ? b : !b)
+                    return 0;
+                continue;
+            }
+        }
         json_t *args = argument_values(e, defs[k]->args, defs[k]->nargs, d->args, d->nargs, d->loc, err, err_loc);
         if (!args)
             return -1;
@@ -673,6 +710,30 @@ static int collect(collector *x, const gql_selection_set *ss)
     x->depth--;
     return 0;
 }
+
+/* Whether a value literal refers to a variable anywhere inside (its depth is
+ * bounded by the parser's nesting limit). */
+static bool value_has_var(const gql_value *v)
+{
+    switch (v->kind) {
+    case GQL_VALUE_VARIABLE:
+        return true;
+    case GQL_VALUE_LIST:
+        for (uint32_t i = 0; i < v->u.list.n; i++)
+            if (value_has_var(v->u.list.items[i]))
+                return true;
+        return false;
+    case GQL_VALUE_OBJECT:
+        for (uint32_t i = 0; i < v->u.object.n; i++)
+            if (value_has_var(v->u.object.fields[i].value))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+static uint8_t ifield_of(const char *name, size_t len);
 
 static uint8_t leaf_code(const gql_schema *s, const gql_type *t)
 {
@@ -821,9 +882,16 @@ static plan *make_plan(gql_exec *e, const gql_type *type, collector *x)
             const gql_type *nt = gql_nullable_type(pf->def->type);
             if (nt->kind == GQL_KIND_LIST)
                 pf->item_leaf = leaf_code(e->s, nt->of);
+            const gql_type *named = gql_named_type(pf->def->type);
+            pf->composite = named->kind == GQL_KIND_OBJECT || named->kind == GQL_KIND_INTERFACE ||
+                            named->kind == GQL_KIND_UNION;
         }
+        if (pf->def && type->builtin)
+            pf->ifield = ifield_of(pf->def->name, pf->def->name_len);
         pf->plain = pf->def && pf->meta == M_NONE && !type->builtin;
         pf->simple = pf->plain && pf->def->nargs == 0 && pf->nodes[0]->nargs == 0;
+        for (uint32_t a = 0; a < pf->nodes[0]->nargs && !pf->var_args; a++)
+            pf->var_args = value_has_var(pf->nodes[0]->args[a].value);
         if (pf->meta == M_TYPENAME)
             pf->name_len = UINT32_MAX; /* prefetch matches no property for it */
         else if (!pf->plain)
@@ -929,7 +997,7 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
     json_t *v = xv.j;
     if (t->kind == GQL_KIND_ENUM) {
         if (json_is_string(v)) {
-            const gql_enum_value *ev = gql_type_enum_value(t, json_string_value(v), json_string_length(v));
+            const gql_enum_value *ev = gql_type_enum_value(t, gql__jstr(v), gql__jstrlen(v));
             if (ev) {
                 s->kind = S_STR;
                 s->u.s = ev->name;
@@ -966,7 +1034,7 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
         bool is_int = t == sc->t_int;
         double d;
         if (json_is_integer(v)) {
-            json_int_t i = json_integer_value(v);
+            json_int_t i = gql__jint(v);
             if (is_int && (i > 2147483647 || i < -2147483648LL)) {
                 leaf_error(e, "Int cannot represent non 32-bit signed integer value: ", v);
                 return -1;
@@ -1072,6 +1140,15 @@ static int serialize_leaf(gql_exec *e, const gql_type *t, xval xv, slot *s)
 
 /* ---- introspection resolvers ------------------------------------------------------------ */
 
+/* A name whose length the schema knows (NULL: null). */
+static xval xname(const char *s, uint32_t len)
+{
+    xval v = {X_STR, len, s, NULL};
+    if (!s)
+        v.kind = X_NULL;
+    return v;
+}
+
 static xval xstr(const char *s)
 {
     xval v = {X_STR, 0, s, NULL};
@@ -1109,17 +1186,20 @@ static inline void xlist_add(xval v, const void *item)
     }
 }
 
-static bool include_deprecated(json_t *args)
+/* The includeDeprecated argument of an introspection field (its arguments are
+ * coerced once per plan field, so the answer is kept there). */
+static bool include_deprecated(plan_field *pf, json_t *args)
 {
-    return args && json_is_true(json_object_get(args, "includeDeprecated"));
+    if (!pf->incl_dep)
+        pf->incl_dep = args && json_is_true(json_object_get(args, "includeDeprecated")) ? 2 : 1;
+    return pf->incl_dep == 2;
 }
 
 static const char *const type_kind_names[] = {"SCALAR", "OBJECT", "INTERFACE", "UNION",
                                               "ENUM",   "INPUT_OBJECT", "LIST", "NON_NULL"};
 
-static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t n, json_t *args)
+static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t n, bool all)
 {
-    bool all = include_deprecated(args);
     xval l = xlist(e, X_INPUT, n);
     for (uint32_t i = 0; i < n; i++)
         if (all || !vals[i].deprecation_reason)
@@ -1127,27 +1207,90 @@ static xval input_values_list(gql_exec *e, const gql_input_value *vals, uint32_t
     return l;
 }
 
-static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *args)
+/* The fields of the introspection types by number, found once per plan field,
+ * so that introspect() switches on a number instead of comparing names. */
+enum {
+    I_NONE,
+    I_DESCRIPTION,
+    I_TYPES,
+    I_QUERY_TYPE,
+    I_MUTATION_TYPE,
+    I_SUBSCRIPTION_TYPE,
+    I_DIRECTIVES,
+    I_KIND,
+    I_NAME,
+    I_SPECIFIED_BY_URL,
+    I_FIELDS,
+    I_INTERFACES,
+    I_POSSIBLE_TYPES,
+    I_ENUM_VALUES,
+    I_INPUT_FIELDS,
+    I_OF_TYPE,
+    I_IS_ONE_OF,
+    I_ARGS,
+    I_TYPE,
+    I_IS_DEPRECATED,
+    I_DEPRECATION_REASON,
+    I_DEFAULT_VALUE,
+    I_IS_REPEATABLE,
+    I_LOCATIONS,
+};
+static const char *const ifield_names[] = {
+    NULL,
+    "description",
+    "types",
+    "queryType",
+    "mutationType",
+    "subscriptionType",
+    "directives",
+    "kind",
+    "name",
+    "specifiedByURL",
+    "fields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "inputFields",
+    "ofType",
+    "isOneOf",
+    "args",
+    "type",
+    "isDeprecated",
+    "deprecationReason",
+    "defaultValue",
+    "isRepeatable",
+    "locations",
+};
+
+static uint8_t ifield_of(const char *name, size_t len)
 {
-    const char *f = pf->def->name;
+    for (uint8_t k = 1; k < sizeof ifield_names / sizeof *ifield_names; k++)
+        if (ifield_names[k][0] == name[0] && strlen(ifield_names[k]) == len && !memcmp(name, ifield_names[k], len))
+            return k;
+    return I_NONE;
+}
+
+static xval introspect(gql_exec *e, xval parent, plan_field *pf, json_t *args)
+{
+    const uint8_t f = pf->ifield;
     switch (parent.kind) {
     case X_SCHEMA: {
         const gql_schema *s = parent.p;
-        if (!strcmp(f, "description"))
+        if (f == I_DESCRIPTION)
             return xstr(s->description);
-        if (!strcmp(f, "types")) {
+        if (f == I_TYPES) {
             xval l = xlist(e, X_TYPE, s->ntypes);
             for (uint32_t i = 0; i < s->ntypes; i++)
                 xlist_add(l, s->types[i]);
             return l;
         }
-        if (!strcmp(f, "queryType"))
+        if (f == I_QUERY_TYPE)
             return xnative(X_TYPE, s->query);
-        if (!strcmp(f, "mutationType"))
+        if (f == I_MUTATION_TYPE)
             return xnative(X_TYPE, s->mutation);
-        if (!strcmp(f, "subscriptionType"))
+        if (f == I_SUBSCRIPTION_TYPE)
             return xnative(X_TYPE, s->subscription);
-        if (!strcmp(f, "directives")) {
+        if (f == I_DIRECTIVES) {
             xval l = xlist(e, X_DIRECTIVE, s->ndirectives);
             for (uint32_t i = 0; i < s->ndirectives; i++)
                 xlist_add(l, s->directives[i]);
@@ -1158,25 +1301,25 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
     case X_TYPE: {
         const gql_type *t = parent.p;
         bool fielded = t->kind == GQL_KIND_OBJECT || t->kind == GQL_KIND_INTERFACE;
-        if (!strcmp(f, "kind"))
+        if (f == I_KIND)
             return xstr(type_kind_names[t->kind]);
-        if (!strcmp(f, "name"))
-            return xstr(t->name);
-        if (!strcmp(f, "description"))
+        if (f == I_NAME)
+            return xname(t->name, t->name_len);
+        if (f == I_DESCRIPTION)
             return xstr(t->description);
-        if (!strcmp(f, "specifiedByURL"))
+        if (f == I_SPECIFIED_BY_URL)
             return xstr(t->kind == GQL_KIND_SCALAR ? t->specified_by_url : NULL);
-        if (!strcmp(f, "fields")) {
+        if (f == I_FIELDS) {
             if (!fielded)
                 return xnative(X_NULL, NULL);
-            bool all = include_deprecated(args);
+            bool all = include_deprecated(pf, args);
             xval l = xlist(e, X_FIELD, t->nfields);
             for (uint32_t i = 0; i < t->nfields; i++)
                 if (all || !t->fields[i].deprecation_reason)
                     xlist_add(l, &t->fields[i]);
             return l;
         }
-        if (!strcmp(f, "interfaces")) {
+        if (f == I_INTERFACES) {
             if (!fielded)
                 return xnative(X_NULL, NULL);
             xval l = xlist(e, X_TYPE, t->ninterfaces);
@@ -1184,7 +1327,7 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                 xlist_add(l, t->interfaces[i]);
             return l;
         }
-        if (!strcmp(f, "possibleTypes")) {
+        if (f == I_POSSIBLE_TYPES) {
             if (!gql_is_abstract_type(t))
                 return xnative(X_NULL, NULL);
             xval l = xlist(e, X_TYPE, t->npossible);
@@ -1192,80 +1335,80 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                 xlist_add(l, t->possible[i]);
             return l;
         }
-        if (!strcmp(f, "enumValues")) {
+        if (f == I_ENUM_VALUES) {
             if (t->kind != GQL_KIND_ENUM)
                 return xnative(X_NULL, NULL);
-            bool all = include_deprecated(args);
+            bool all = include_deprecated(pf, args);
             xval l = xlist(e, X_ENUMV, t->nvalues);
             for (uint32_t i = 0; i < t->nvalues; i++)
                 if (all || !t->values[i].deprecation_reason)
                     xlist_add(l, &t->values[i]);
             return l;
         }
-        if (!strcmp(f, "inputFields")) {
+        if (f == I_INPUT_FIELDS) {
             if (t->kind != GQL_KIND_INPUT_OBJECT)
                 return xnative(X_NULL, NULL);
-            return input_values_list(e, t->input_fields, t->ninput_fields, args);
+            return input_values_list(e, t->input_fields, t->ninput_fields, include_deprecated(pf, args));
         }
-        if (!strcmp(f, "ofType"))
+        if (f == I_OF_TYPE)
             return xnative(X_TYPE, t->of);
-        if (!strcmp(f, "isOneOf"))
+        if (f == I_IS_ONE_OF)
             return t->kind == GQL_KIND_INPUT_OBJECT ? xbool(t->is_one_of) : xnative(X_NULL, NULL);
         break;
     }
     case X_FIELD: {
         const gql_field *fd = parent.p;
-        if (!strcmp(f, "name"))
-            return xstr(fd->name);
-        if (!strcmp(f, "description"))
+        if (f == I_NAME)
+            return xname(fd->name, fd->name_len);
+        if (f == I_DESCRIPTION)
             return xstr(fd->description);
-        if (!strcmp(f, "args"))
-            return input_values_list(e, fd->args, fd->nargs, args);
-        if (!strcmp(f, "type"))
+        if (f == I_ARGS)
+            return input_values_list(e, fd->args, fd->nargs, include_deprecated(pf, args));
+        if (f == I_TYPE)
             return xnative(X_TYPE, fd->type);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(fd->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(fd->deprecation_reason);
         break;
     }
     case X_INPUT: {
         const gql_input_value *iv = parent.p;
-        if (!strcmp(f, "name"))
-            return xstr(iv->name);
-        if (!strcmp(f, "description"))
+        if (f == I_NAME)
+            return xname(iv->name, iv->name_len);
+        if (f == I_DESCRIPTION)
             return xstr(iv->description);
-        if (!strcmp(f, "type"))
+        if (f == I_TYPE)
             return xnative(X_TYPE, iv->type);
-        if (!strcmp(f, "defaultValue"))
+        if (f == I_DEFAULT_VALUE)
             return xstr(iv->default_printed);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(iv->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(iv->deprecation_reason);
         break;
     }
     case X_ENUMV: {
         const gql_enum_value *ev = parent.p;
-        if (!strcmp(f, "name"))
-            return xstr(ev->name);
-        if (!strcmp(f, "description"))
+        if (f == I_NAME)
+            return xname(ev->name, ev->name_len);
+        if (f == I_DESCRIPTION)
             return xstr(ev->description);
-        if (!strcmp(f, "isDeprecated"))
+        if (f == I_IS_DEPRECATED)
             return xbool(ev->deprecation_reason != NULL);
-        if (!strcmp(f, "deprecationReason"))
+        if (f == I_DEPRECATION_REASON)
             return xstr(ev->deprecation_reason);
         break;
     }
     case X_DIRECTIVE: {
         const gql_directive_def *d = parent.p;
-        if (!strcmp(f, "name"))
-            return xstr(d->name);
-        if (!strcmp(f, "description"))
+        if (f == I_NAME)
+            return xname(d->name, d->name_len);
+        if (f == I_DESCRIPTION)
             return xstr(d->description);
-        if (!strcmp(f, "isRepeatable"))
+        if (f == I_IS_REPEATABLE)
             return xbool(d->repeatable);
-        if (!strcmp(f, "locations")) {
+        if (f == I_LOCATIONS) {
             /* graphql-js keeps the order of the definition */
             const gql_directive_def_node *n = d->node;
             xval l = xlist(e, X_STR, n->nlocations);
@@ -1275,14 +1418,229 @@ static xval introspect(gql_exec *e, xval parent, const plan_field *pf, json_t *a
                         xlist_add(l, gql_directive_location_name((gql_directive_location)k));
             return l;
         }
-        if (!strcmp(f, "args"))
-            return input_values_list(e, d->args, d->nargs, args);
+        if (f == I_ARGS)
+            return input_values_list(e, d->args, d->nargs, include_deprecated(pf, args));
         break;
     }
     default:
         break;
     }
     return xnative(X_NULL, NULL);
+}
+
+/* ---- writing JSON ---------------------------------------------------------------------- */
+
+/* The response writer keeps a raw cursor into the buffer and reserves space per
+ * item, instead of going through the buffer API for every few bytes. */
+typedef struct writer {
+    gql_buf *b;
+    char *d;
+    char *end;
+    bool failed;
+} writer;
+
+static bool wr_grow(writer *w, size_t n)
+{
+    w->b->len = (size_t)(w->d - w->b->data);
+    if (gql_buf_reserve(w->b, n < 4096 ? 4096 : n)) {
+        w->failed = true;
+        return false;
+    }
+    w->d = w->b->data + w->b->len;
+    w->end = w->b->data + w->b->cap - 1;
+    return true;
+}
+
+static inline bool wr_need(writer *w, size_t n)
+{
+    return (size_t)(w->end - w->d) >= n || wr_grow(w, n);
+}
+
+/* Falls back to the buffer API (escaping, rare cases), keeping the cursor in sync. */
+static inline void wr_sync(writer *w)
+{
+    w->b->len = (size_t)(w->d - w->b->data);
+}
+static inline void wr_resume(writer *w)
+{
+    if (w->b->overflow) {
+        w->failed = true;
+        w->d = w->b->data + w->b->len;
+        w->end = w->d;
+        return;
+    }
+    w->d = w->b->data + w->b->len;
+    w->end = w->b->data + w->b->cap - 1;
+}
+
+static const uint8_t needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* Eight-byte test for a control character, a quote or a backslash. */
+static inline bool chunk_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+}
+
+static void wr_string(writer *w, const char *s, size_t n)
+{
+    if (!wr_need(w, n + 2))
+        return;
+    const unsigned char *u = (const unsigned char *)s;
+    char *d = w->d;
+    *d++ = '"';
+    size_t i = 0;
+    if (n >= 8) {
+        /* eight bytes at a time, the last chunk overlapping the one before */
+        uint64_t x;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, u + i, 8);
+            if (chunk_needs_escape(x))
+                goto escape;
+            memcpy(d + i, &x, 8);
+        }
+        if (i < n) {
+            memcpy(&x, u + n - 8, 8);
+            if (chunk_needs_escape(x))
+                goto escape;
+            memcpy(d + n - 8, &x, 8);
+        }
+    } else {
+        for (; i < n; i++) {
+            unsigned char c = u[i];
+            if (needs_escape[c])
+                goto escape;
+            d[i] = (char)c;
+        }
+    }
+    d[n] = '"';
+    w->d = d + n + 1;
+    return;
+escape:
+    /* bytes before the chunk are plain and written; from there on, plain runs are
+     * copied whole and the rest escaped as JSON.stringify does */
+    w->d = d + i;
+    {
+        static const char hex[] = "0123456789abcdef";
+        size_t run = i;
+        for (size_t k = i; k < n; k++) {
+            unsigned char c = u[k];
+            if (!needs_escape[c])
+                continue;
+            size_t len = k - run;
+            if (!wr_need(w, len + 6))
+                return;
+            memcpy(w->d, s + run, len);
+            w->d += len;
+            char *o = w->d;
+            o[0] = '\\';
+            switch (c) {
+            case '"': o[1] = '"'; w->d += 2; break;
+            case '\\': o[1] = '\\'; w->d += 2; break;
+            case '\b': o[1] = 'b'; w->d += 2; break;
+            case '\f': o[1] = 'f'; w->d += 2; break;
+            case '\n': o[1] = 'n'; w->d += 2; break;
+            case '\r': o[1] = 'r'; w->d += 2; break;
+            case '\t': o[1] = 't'; w->d += 2; break;
+            default:
+                o[1] = 'u';
+                o[2] = '0';
+                o[3] = '0';
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 15];
+                w->d += 6;
+                break;
+            }
+            run = k + 1;
+        }
+        size_t len = n - run;
+        if (!wr_need(w, len + 1))
+            return;
+        memcpy(w->d, s + run, len);
+        w->d += len;
+        *w->d++ = '"';
+    }
+}
+
+/* A JSON scalar (or anything, through the general encoder). */
+static inline void wr_json(writer *w, json_t *j)
+{
+    if (json_is_string(j)) {
+        wr_string(w, gql__jstr(j), gql__jstrlen(j));
+    } else if (json_is_integer(j)) {
+        if (wr_need(w, 24))
+            w->d += gql__fmt_i64(w->d, (int64_t)gql__jint(j));
+    } else if (json_is_true(j) || json_is_false(j)) {
+        if (wr_need(w, 5)) {
+            memcpy(w->d, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
+            w->d += json_is_true(j) ? 4 : 5;
+        }
+    } else if (json_is_real(j)) {
+        double d = gql__jreal(j);
+        if (wr_need(w, 32))
+            w->d += isfinite(d) ? gql__js_number(w->d, d) : (memcpy(w->d, "null", 4), 4);
+    } else if (!j || json_is_null(j)) {
+        if (wr_need(w, 4)) {
+            memcpy(w->d, "null", 4);
+            w->d += 4;
+        }
+    } else {
+        wr_sync(w);
+        gql__buf_json_value(w->b, j, 256);
+        wr_resume(w);
+    }
+}
+
+static inline void wr_leaf(writer *w, const slot *s)
+{
+    switch (s->kind) {
+    case S_JSON:
+        wr_json(w, s->u.j);
+        break;
+    case S_STR:
+        wr_string(w, s->u.s, s->len);
+        break;
+    case S_JSONLIST: {
+        json_t *a = s->u.j;
+        size_t n = gql__jarray_size(a);
+        if (!wr_need(w, 2))
+            break;
+        *w->d++ = '[';
+        for (size_t k = 0; k < n; k++) {
+            if (k && wr_need(w, 1))
+                *w->d++ = ',';
+            wr_json(w, gql__jarray_get(a, k));
+        }
+        if (wr_need(w, 1))
+            *w->d++ = ']';
+        break;
+    }
+    case S_INT:
+        if (wr_need(w, 24))
+            w->d += gql__fmt_i64(w->d, s->u.i);
+        break;
+    case S_FLOAT:
+        if (wr_need(w, 32))
+            w->d += isfinite(s->u.d) ? gql__js_number(w->d, s->u.d) : (memcpy(w->d, "null", 4), 4);
+        break;
+    case S_BOOL:
+        if (wr_need(w, 5)) {
+            memcpy(w->d, s->u.b ? "true" : "false", s->u.b ? 4 : 5);
+            w->d += s->u.b ? 4 : 5;
+        }
+        break;
+    default:
+        if (wr_need(w, 4)) {
+            memcpy(w->d, "null", 4);
+            w->d += 4;
+        }
+        break;
+    }
 }
 
 /* ---- completion (graphql-js completeValue) -------------------------------------------- */
@@ -1402,7 +1760,7 @@ static inline bool fast_leaf(uint8_t code, json_t *v, slot *s)
             return false;
         break;
     case L_INT:
-        if (!json_is_integer(v) || json_integer_value(v) > 2147483647 || json_integer_value(v) < -2147483648LL)
+        if (!json_is_integer(v) || gql__jint(v) > 2147483647 || gql__jint(v) < -2147483648LL)
             return false;
         break;
     case L_FLOAT:
@@ -1424,8 +1782,17 @@ static inline bool fast_leaf(uint8_t code, json_t *v, slot *s)
 /* Completes `v` of `type` into slot `idx` of container `c`. Returns 0 when the slot
  * is filled, -1 with e->err set (the caller raises the field error), 1 when an error
  * inside already nulled this slot or an ancestor. */
+static int render(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, json_t *v, plan_field *pf,
+                  bool slot_nonnull);
+
 static int complete(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, xval v, plan_field *pf, bool slot_nonnull)
 {
+    /* a synchronous subtree goes straight to JSON bytes (see render()) */
+    if (e->render_ok && pf->composite && !pf->no_render && v.kind == X_JSON && v.j && !json_is_null(v.j)) {
+        int r = render(e, c, idx, type, v.j, pf, slot_nonnull);
+        if (r != 2) /* RENDER_ABORT */
+            return r;
+    }
     slot *s = slot_at(c, idx);
     if (type->kind == GQL_KIND_NON_NULL) {
         int r = complete(e, c, idx, type->of, v, pf, true);
@@ -1609,10 +1976,10 @@ static plan *sub_plan(gql_exec *e, plan_field *pf, const gql_type *type);
 static bool fast_leaf_list(gql_exec *e, robj *obj, uint32_t i, plan_field *pf, json_t *v)
 {
     (void)e;
-    size_t n = json_array_size(v);
+    size_t n = gql__jarray_size(v);
     slot tmp;
     for (size_t k = 0; k < n; k++)
-        if (!fast_leaf(pf->item_leaf, json_array_get(v, k), &tmp))
+        if (!fast_leaf(pf->item_leaf, gql__jarray_get(v, k), &tmp))
             return false;
     obj->slots[i].kind = S_JSONLIST;
     obj->slots[i].u.j = v;
@@ -1677,31 +2044,649 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* The keys of a JSON object in iteration order, each with the plan field that
+ * reads it (-1: none), as prefetch() last saw them for a plan. Objects of one kind
+ * (the items of a list, the same field of sibling objects) nearly always list
+ * their keys in the same order, so the next object's key at the same position is
+ * checked by comparing bytes instead of hashing it. The keys are copies. */
+#define SHAPE_MAX (2 * PREFETCH_MAX_FIELDS + 8) /* the largest object prefetch() reads */
+typedef struct shape {
+    uint32_t n;
+    struct {
+        const char *key;
+        uint32_t len;
+        int32_t field;
+    } k[SHAPE_MAX];
+} shape;
+
+/* The plan field reading property `key`, or -1 (the plan's name table). */
+static inline int32_t name_lookup(const plan *p, const char *key, size_t kl)
+{
+    const int8_t *names = p->names;
+    for (uint32_t h = name_hash(key, kl);; h = (h + 1) & (PREFETCH_SLOTS - 1)) {
+        int32_t k = names[h];
+        if (k < 0)
+            return -1;
+        const plan_field *f = &p->f[k];
+        if (f->name_len == kl && same_bytes(f->name, key, kl))
+            return k;
+    }
+}
+
 /* Reads the properties of a JSON object for a plan of plain fields in one pass over
- * its keys, each found in the plan's name table (cheaper than one hash lookup in
- * the object per field: jansson hashes and compares, and takes a call per step). */
-static void prefetch(const plan *p, json_t *obj, json_t **vals)
+ * its keys (cheaper than one hash lookup in the object per field: jansson hashes
+ * and compares, and takes a call per step): each key is matched against the key at
+ * the same position in the plan's last object (struct shape), else found in the
+ * plan's name table; a shape that did not match is learnt again. */
+static void prefetch(gql_exec *e, plan *p, json_t *obj, json_t **vals)
 {
     uint32_t n = p->n;
     for (uint32_t k = 0; k < n; k++)
         vals[k] = NULL;
-    const int8_t *names = p->names;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t kl = json_object_iter_key_len(it);
-        for (uint32_t h = name_hash(key, kl);; h = (h + 1) & (PREFETCH_SLOTS - 1)) {
-            int32_t k = names[h];
+    shape *sh = p->shape;
+    uint32_t shn = sh ? sh->n : 0;
+    bool learn = !sh;
+    uint32_t pos = 0;
+    if (gql__json_direct) {
+        /* the same walk over jansson's member list directly (see gql_json.h) */
+        struct gql__jobject *x = (struct gql__jobject *)obj;
+        const struct gql__jlist *end = &x->ordered_list;
+        for (const struct gql__jlist *it = end->next; it != end; it = it->next, pos++) {
+            const struct gql__jpair *pr = gql__jpair_of((void *)it);
+            size_t kl = pr->key_len;
+            int32_t k;
+            if (pos < shn && sh->k[pos].len == kl && same_bytes(sh->k[pos].key, pr->key, kl)) {
+                k = sh->k[pos].field;
+            } else {
+                k = name_lookup(p, pr->key, kl);
+                learn = true;
+            }
             if (k < 0)
-                break;
-            const plan_field *f = &p->f[k];
-            if (f->name_len != kl || !same_bytes(f->name, key, kl))
                 continue;
-            json_t *v = json_object_iter_value(it);
+            json_t *v = pr->value;
+            vals[k] = v;
+            for (int32_t j = p->f[k].same_name; j >= 0; j = p->f[j].same_name)
+                vals[j] = v;
+        }
+    } else {
+        for (void *it = gql__jiter(obj); it; it = gql__jiter_next(obj, it), pos++) {
+            const char *key = gql__jiter_key(it);
+            size_t kl = gql__jiter_key_len(it);
+            int32_t k;
+            if (pos < shn && sh->k[pos].len == kl && same_bytes(sh->k[pos].key, key, kl)) {
+                k = sh->k[pos].field;
+            } else {
+                k = name_lookup(p, key, kl);
+                learn = true;
+            }
+            if (k < 0)
+                continue;
+            json_t *v = gql__jiter_value(it);
             for (int32_t j = k; j >= 0; j = p->f[j].same_name)
                 vals[j] = v;
-            break;
         }
     }
+    if (!learn && pos == shn)
+        return;
+    /* learn this object's order */
+    if (!sh) {
+        sh = ealloc(e, sizeof *sh);
+        if (!sh)
+            return;
+        p->shape = sh;
+    }
+    sh->n = 0;
+    pos = 0;
+    for (void *it = gql__jiter(obj); it && pos < SHAPE_MAX; it = gql__jiter_next(obj, it), pos++) {
+        const char *key = gql__jiter_key(it);
+        size_t kl = gql__jiter_key_len(it);
+        char *copy = kl < UINT32_MAX ? gql_arena_strndup(&e->A, key, kl) : NULL;
+        if (!copy)
+            return;
+        sh->k[pos].key = copy;
+        sh->k[pos].len = (uint32_t)kl;
+        sh->k[pos].field = name_lookup(p, key, kl);
+        sh->n = pos + 1;
+    }
+}
+
+/* ---- rendering synchronous subtrees ------------------------------------------------------ */
+
+/*
+ * When every field resolves by property lookup (the default resolver: nothing can be
+ * pending, no resolver is called), the value of a field is written straight to JSON
+ * bytes in e->rbuf, depth first, the way graphql-js's synchronous completeValue
+ * builds it, and the field's slot in the tree just points at the bytes (S_RAW): no
+ * result tree below, no tasks, no second walk to write it. The walk uses its own
+ * stack (e->rf), so no recursion depends on the document.
+ *
+ * Null propagation happens on the bytes: a container that a non-null error nulls is
+ * cut back to where it started and written as `null`, and the walk goes on with its
+ * parent, skipping its remaining fields as graphql-js does; when the null reaches the
+ * field's own slot and that is non-null too, it continues in the tree (null_out()).
+ * Errors get the paths and depth-first positions they would get in the tree.
+ *
+ * If the walk meets an object whose fields need more than a property lookup
+ * (introspection's __schema/__type on a nested Query object), it undoes what it
+ * wrote and recorded, marks the field so that it is not tried again, and the value
+ * goes through the tree.
+ */
+
+enum { RENDER_DONE = 0, RENDER_NULLED = 1, RENDER_FAILED = -1, RENDER_ABORT = 2 };
+
+typedef struct rframe {
+    const plan *p;        /* object: its plan; list: NULL */
+    plan_field *pf;       /* list: the field it is the value of */
+    const gql_type *item; /* list: the item type */
+    json_t *j;            /* the JSON object or array */
+    uint32_t i;           /* next member or item (i - 1: the slot being completed) */
+    uint32_t n;           /* members or items */
+    uint32_t vals;        /* object: its values in e->rvals */
+    uint8_t nonnull;      /* the slot holding it is non-null */
+    uint8_t any;          /* object: a member has been written */
+    uint8_t leaf;         /* list: L_* of the item type */
+    size_t start;         /* offset of its '{' or '[' in e->rbuf */
+} rframe;
+
+typedef struct rstate {
+    gql_exec *e;
+    writer w;
+    rcont *c0;     /* the tree slot being rendered; NULL: `data` itself */
+    uint32_t idx0;
+    uint32_t nf;   /* frames in use */
+    uint32_t nvals;
+} rstate;
+
+static bool grow_frames(gql_exec *e)
+{
+    uint32_t cap = e->caprf ? e->caprf * 2 : 32;
+    rframe *n = realloc(e->rf, cap * sizeof *n);
+    if (!n) {
+        e->oom = 1;
+        return false;
+    }
+    e->rf = n;
+    e->caprf = cap;
+    return true;
+}
+
+static bool grow_vals(gql_exec *e, uint32_t need)
+{
+    uint32_t cap = e->caprvals ? e->caprvals : 64;
+    while (cap < need)
+        cap *= 2;
+    json_t **n = realloc(e->rvals, cap * sizeof *n);
+    if (!n) {
+        e->oom = 1;
+        return false;
+    }
+    e->rvals = n;
+    e->caprvals = cap;
+    return true;
+}
+
+/* Records e->err as the error of the slot being completed in the top frame and
+ * nulls what it nulls. Returns true when the null went past the rendered value into
+ * the tree (the walk is over). */
+static bool render_raise(rstate *r, const plan_field *pf, bool nonnull)
+{
+    gql_exec *e = r->e;
+    rframe *rf = e->rf;
+    uint32_t nf = r->nf;
+    uint32_t l0 = r->c0 ? depth_of(r->c0) : 0;
+    e->nerrors_total++;
+    /* where the null lands: the slot itself, the nearest container held by a
+     * nullable slot, or the tree */
+    int64_t land = nf; /* frame whose slot becomes null; -1: the tree */
+    if (nonnull) {
+        int64_t j = (int64_t)nf - 1;
+        while (j >= 0 && rf[j].nonnull)
+            j--;
+        land = j; /* frame j itself becomes null, i.e. its holder's slot */
+    }
+    int32_t nulls_at;
+    uint32_t max = e->o.max_errors ? e->o.max_errors : 10000;
+    gql_error *err = NULL;
+    if (e->errs.count < max) {
+        err = gql_errors_addn(&e->errs, e->err.msg ? e->err.msg : "", e->err.len);
+        if (!err)
+            e->oom = 1;
+    }
+    if (err) {
+        if (e->err.loc_mode == 1) {
+            gql_error_add_location(&e->errs, err, &e->doc->source, e->err.loc);
+        } else {
+            for (uint32_t i = 0; i < pf->nnodes; i++)
+                gql_error_add_location(&e->errs, err, &e->doc->source, pf->sels[i]->loc);
+        }
+        /* path and position: the tree's, then one step per frame */
+        uint32_t n = l0 + nf;
+        gql_path_segment *path = gql_arena_alloc(&e->errs.arena, n * sizeof *path);
+        uint32_t *pos = ealloc(e, n * sizeof *pos);
+        uint32_t *tpos = NULL;
+        uint32_t tn = r->c0 ? position(e, r->c0, r->idx0, &tpos) : 0;
+        if (path && pos && (tpos || !l0) && tn == l0) {
+            if (l0) {
+                make_path(e, &e->errs, err, r->c0, r->idx0);
+                if (err->path)
+                    memcpy(path, err->path, l0 * sizeof *path);
+                memcpy(pos, tpos, l0 * sizeof *pos);
+            }
+            for (uint32_t k = 0; k < nf; k++) {
+                uint32_t i = rf[k].i - 1;
+                pos[l0 + k] = i;
+                if (rf[k].p) {
+                    gql_str key = rf[k].p->f[i].key;
+                    path[l0 + k].key = gql_arena_strndup(&e->errs.arena, key.s, key.len);
+                    path[l0 + k].key_len = key.len;
+                    path[l0 + k].index = 0;
+                } else {
+                    path[l0 + k].key = NULL;
+                    path[l0 + k].key_len = 0;
+                    path[l0 + k].index = i;
+                }
+            }
+            err->path = path;
+            err->npath = n;
+            err->has_path = true;
+            err->_pos = pos;
+            err->_npos = n;
+        } else {
+            e->oom = 1;
+        }
+        err->extensions = e->err.ext;
+        e->err.ext = NULL;
+    } else if (e->err.ext) {
+        json_decref(e->err.ext);
+        e->err.ext = NULL;
+    }
+    bool to_tree = false;
+    if (land < 0) {
+        if (r->c0) {
+            nulls_at = (int32_t)null_out(e, r->c0, r->idx0, true);
+        } else {
+            /* `data` itself is null */
+            e->data->h.dead = 1;
+            e->any_dead = true;
+            e->data_null = true;
+            nulls_at = 0;
+        }
+        r->nf = 0;
+        to_tree = true;
+    } else {
+        nulls_at = (int32_t)(l0 + (uint32_t)land);
+        if ((uint32_t)land < nf) {
+            /* cut the nulled container back and pop it with everything above */
+            wr_sync(&r->w);
+            r->w.b->len = rf[land].start;
+            wr_resume(&r->w);
+            r->nvals = rf[land].vals;
+            r->nf = (uint32_t)land;
+        }
+        if (wr_need(&r->w, 4)) {
+            memcpy(r->w.d, "null", 4);
+            r->w.d += 4;
+        }
+    }
+    if (err)
+        err->_nulls_at = nulls_at;
+    return to_tree;
+}
+
+static int render_push_object(rstate *r, const plan *p, json_t *v, bool nonnull);
+
+/* Opens the JSON object `v` as a value of composite type `t` of field pf: pushes
+ * its frame. Returns 0, -1 with e->err set (an error of the slot), or 2 to abort. */
+static int render_open_object(rstate *r, const gql_type *t, json_t *v, plan_field *pf, bool nonnull)
+{
+    gql_exec *e = r->e;
+    const gql_type *rt = t;
+    if (t->kind != GQL_KIND_OBJECT) {
+        rt = runtime_type(e, t, xjson(v), pf, NULL);
+        if (!rt)
+            return -1;
+    }
+    plan *p = sub_plan(e, pf, rt);
+    if (!p)
+        return RENDER_ABORT;
+    if (p->err) {
+        set_err(e, p->err, strlen(p->err));
+        e->err.loc_mode = 1;
+        e->err.loc = p->err_loc;
+        return -1;
+    }
+    if (!p->all_plain)
+        return RENDER_ABORT;
+    return render_push_object(r, p, v, nonnull);
+}
+
+/* Pushes the frame of JSON value `v` (any kind; fields of a non-object are null)
+ * with plan p, reading its fields' values, and writes its '{'. */
+static int render_push_object(rstate *r, const plan *p, json_t *v, bool nonnull)
+{
+    gql_exec *e = r->e;
+    if (r->nf == e->caprf && !grow_frames(e))
+        return RENDER_ABORT;
+    if (r->nvals + p->n > e->caprvals && !grow_vals(e, r->nvals + p->n))
+        return RENDER_ABORT;
+    rframe *f = &e->rf[r->nf++];
+    f->p = p;
+    f->j = v;
+    f->i = 0;
+    f->n = p->n;
+    f->vals = r->nvals;
+    f->nonnull = nonnull;
+    f->any = 0;
+    wr_sync(&r->w);
+    f->start = r->w.b->len;
+    json_t **vals = e->rvals + r->nvals;
+    r->nvals += p->n;
+    if (p->names && json_is_object(v) && gql__jobject_size(v) <= 2 * (size_t)p->n + 8) {
+        prefetch(e, (plan *)p, v, vals);
+    } else {
+        bool obj = json_is_object(v);
+        for (uint32_t k = 0; k < p->n; k++)
+            vals[k] = obj && p->f[k].meta == M_NONE ? json_object_getn(v, p->f[k].name, p->f[k].name_len) : NULL;
+    }
+    if (wr_need(&r->w, 1))
+        *r->w.d++ = '{';
+    return 0;
+}
+
+static int render_open_list(rstate *r, const gql_type *t, json_t *v, plan_field *pf, bool nonnull)
+{
+    gql_exec *e = r->e;
+    if (r->nf == e->caprf && !grow_frames(e))
+        return RENDER_ABORT;
+    rframe *f = &e->rf[r->nf++];
+    f->p = NULL;
+    f->pf = pf;
+    f->item = t->of;
+    f->j = v;
+    f->i = 0;
+    f->n = (uint32_t)gql__jarray_size(v);
+    f->vals = r->nvals;
+    f->nonnull = nonnull;
+    f->leaf = t == gql_nullable_type(pf->def->type) ? pf->item_leaf : leaf_code(e->s, t->of);
+    wr_sync(&r->w);
+    f->start = r->w.b->len;
+    if (wr_need(&r->w, 1))
+        *r->w.d++ = '[';
+    return 0;
+}
+
+/* Writes a built-in scalar whose JSON has the right type already; false sends it
+ * down the general path. */
+static inline bool render_fast_leaf(writer *w, uint8_t code, json_t *v)
+{
+    switch (code & 7) {
+    case L_STR:
+    case L_ID:
+        if (!json_is_string(v))
+            return false;
+        wr_string(w, gql__jstr(v), gql__jstrlen(v));
+        return true;
+    case L_INT: {
+        if (!json_is_integer(v))
+            return false;
+        json_int_t i = gql__jint(v);
+        if (i > 2147483647 || i < -2147483648LL)
+            return false;
+        if (wr_need(w, 24))
+            w->d += gql__fmt_i64(w->d, (int64_t)i);
+        return true;
+    }
+    case L_FLOAT:
+        if (!json_is_integer(v) && !json_is_real(v))
+            return false;
+        wr_json(w, v);
+        return true;
+    case L_BOOL:
+        if (!json_is_boolean(v))
+            return false;
+        if (wr_need(w, 5)) {
+            bool t = json_is_true(v);
+            memcpy(w->d, t ? "true" : "false", 5);
+            w->d += t ? 4 : 5;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Writes value `v` of `type` (field pf, leaf code `leaf`) for the slot being
+ * completed: a leaf at once, a list or object by opening its frame. Returns 0, -1
+ * with e->err set (an error of this slot), or 2 to abort the rendering. */
+static inline int render_value(rstate *r, const gql_type *type, json_t *v, plan_field *pf, uint8_t leaf)
+{
+    gql_exec *e = r->e;
+    bool nonnull = type->kind == GQL_KIND_NON_NULL;
+    const gql_type *t = nonnull ? type->of : type;
+    if (!v || json_is_null(v)) {
+        if (nonnull) {
+            set_errf(e, "Cannot return null for non-nullable field %s.%s.", pf->parent_type->name, pf->def->name);
+            return -1;
+        }
+        if (wr_need(&r->w, 4)) {
+            memcpy(r->w.d, "null", 4);
+            r->w.d += 4;
+        }
+        return 0;
+    }
+    if (leaf && render_fast_leaf(&r->w, leaf, v))
+        return 0;
+    switch (t->kind) {
+    case GQL_KIND_LIST:
+        if (!json_is_array(v)) {
+            set_errf(e, "Expected Iterable, but did not find one for field \"%s.%s\".", pf->parent_type->name,
+                     pf->def->name);
+            return -1;
+        }
+        return render_open_list(r, t, v, pf, nonnull);
+    case GQL_KIND_SCALAR:
+    case GQL_KIND_ENUM: {
+        slot s;
+        if (serialize_leaf(e, t, xjson(v), &s) < 0)
+            return -1;
+        wr_leaf(&r->w, &s);
+        return 0;
+    }
+    default:
+        return render_open_object(r, t, v, pf, nonnull);
+    }
+}
+
+/* Renders the non-null JSON value `v` of field pf (of `type`) for slot `idx` of
+ * container `c` (see above). Returns RENDER_DONE (the slot is set), RENDER_FAILED
+ * with e->err set (an error of the slot itself, for the caller to raise, as from
+ * complete()), RENDER_NULLED (an error inside nulled the slot or an ancestor) or
+ * RENDER_ABORT (nothing was changed: use the tree). */
+static int render(gql_exec *e, rcont *c, uint32_t idx, const gql_type *type, json_t *v, plan_field *pf,
+                  bool slot_nonnull)
+{
+    if ((!e->rvals && !grow_vals(e, 64)) || (!e->rbuf.data && gql_buf_reserve(&e->rbuf, 4096)))
+        return RENDER_ABORT;
+    /* c == NULL: `data` (from render_data()) */
+    rstate r;
+    r.e = e;
+    r.c0 = c;
+    r.idx0 = idx;
+    r.nf = 0;
+    r.nvals = 0;
+    r.w.b = &e->rbuf;
+    r.w.failed = false;
+    wr_resume(&r.w);
+    size_t start = e->rbuf.len;
+    gql_error *tail0 = e->errs.tail;
+    uint32_t count0 = e->errs.count, total0 = e->nerrors_total;
+    bool nonnull = slot_nonnull || type->kind == GQL_KIND_NON_NULL;
+    const gql_type *t = gql_nullable_type(type);
+    int rc;
+    if (!c) {
+        rc = render_push_object(&r, e->data->plan, v, false);
+    } else if (t->kind != GQL_KIND_LIST) {
+        rc = render_open_object(&r, t, v, pf, nonnull);
+    } else if (json_is_array(v)) {
+        rc = render_open_list(&r, t, v, pf, nonnull);
+    } else {
+        set_errf(e, "Expected Iterable, but did not find one for field \"%s.%s\".", pf->parent_type->name,
+                 pf->def->name);
+        rc = -1;
+    }
+    if (rc)
+        goto stop;
+    while (r.nf) {
+        rframe *f = &e->rf[r.nf - 1];
+        plan_field *fp;
+        json_t *fv;
+        const gql_type *ft;
+        uint8_t leaf;
+        if (f->p) {
+            /* the fields of an object, leaves written here without leaving the loop */
+            const plan *p = f->p;
+            json_t **vals = e->rvals + f->vals;
+            uint32_t k = f->i, n = f->n;
+            size_t skip = !f->any;
+            for (;;) {
+                if (k == n) {
+                    f->i = k;
+                    if (wr_need(&r.w, 1))
+                        *r.w.d++ = '}';
+                    r.nvals = f->vals;
+                    r.nf--;
+                    goto next;
+                }
+                fp = (plan_field *)&p->f[k];
+                fv = vals[k];
+                k++;
+                /* `,"key":` with a fixed-size move (the comma skipped for the first) */
+                if (!wr_need(&r.w, fp->qkey_len + 16))
+                    goto full;
+                if (fp->qkey_len <= 16)
+                    memcpy(r.w.d, fp->qkey + skip, 16);
+                else
+                    memcpy(r.w.d, fp->qkey + skip, fp->qkey_len - skip);
+                r.w.d += fp->qkey_len - skip;
+                skip = 0;
+                if (fp->meta == M_TYPENAME) {
+                    const gql_type *pt = p->type;
+                    if (wr_need(&r.w, pt->name_len + 2)) {
+                        *r.w.d++ = '"';
+                        memcpy(r.w.d, pt->name, pt->name_len);
+                        r.w.d += pt->name_len;
+                        *r.w.d++ = '"';
+                    }
+                    continue;
+                }
+                if (!fp->var_args && fv && fp->leaf && render_fast_leaf(&r.w, fp->leaf, fv))
+                    continue;
+                break;
+            }
+            f->i = k;
+            f->any = 1;
+            /* the property lookup does not use arguments, and literal ones passed
+             * validation (ValuesOfCorrectType), so they cannot fail: only arguments
+             * with variables are coerced, for the errors graphql-js would raise */
+            if (fp->var_args && !field_args(e, fp) && fp->args_err) {
+                if (render_raise(&r, fp, fp->def->type->kind == GQL_KIND_NON_NULL))
+                    goto nulled;
+                continue;
+            }
+            ft = fp->def->type;
+            leaf = fp->leaf;
+        } else {
+            /* the items of a list: built-in scalars here, the rest below */
+            uint32_t k = f->i, n = f->n;
+            json_t *arr = f->j;
+            for (;;) {
+                if (k == n) {
+                    f->i = k;
+                    if (wr_need(&r.w, 1))
+                        *r.w.d++ = ']';
+                    r.nf--;
+                    goto next;
+                }
+                fv = gql__jarray_get(arr, k);
+                if (k && wr_need(&r.w, 1))
+                    *r.w.d++ = ',';
+                k++;
+                if (f->leaf && fv && render_fast_leaf(&r.w, f->leaf, fv))
+                    continue;
+                break;
+            }
+            f->i = k;
+            fp = f->pf;
+            ft = f->item;
+            leaf = f->leaf;
+        }
+        rc = render_value(&r, ft, fv, fp, leaf);
+        if (rc == 0)
+            continue;
+        if (rc == RENDER_ABORT)
+            goto stop;
+        if (render_raise(&r, fp, ft->kind == GQL_KIND_NON_NULL))
+            goto nulled;
+    next:;
+    }
+full:
+    wr_sync(&r.w);
+    if (r.w.failed)
+        e->render_overflow = true;
+    if (c) {
+        slot *s = slot_at(c, idx);
+        s->kind = S_RAW;
+        s->u.i = (int64_t)start;
+        s->len = (uint32_t)(e->rbuf.len - start);
+    }
+    return RENDER_DONE;
+nulled:
+    wr_sync(&r.w);
+    e->rbuf.len = start;
+    return RENDER_NULLED;
+stop:
+    /* an error of the slot itself (-1), or abort: undo everything */
+    wr_sync(&r.w);
+    e->rbuf.len = start;
+    if (rc == -1)
+        return RENDER_FAILED;
+    for (gql_error *x = tail0 ? tail0->next : e->errs.head; x; x = x->next)
+        if (x->extensions) {
+            json_decref(x->extensions);
+            x->extensions = NULL;
+        }
+    if (tail0)
+        tail0->next = NULL;
+    else
+        e->errs.head = NULL;
+    e->errs.tail = tail0;
+    e->errs.count = count0;
+    e->nerrors_total = total0;
+    if (pf)
+        pf->no_render = 1;
+    return RENDER_ABORT;
+}
+
+/* JSON bytes of the response that come before `data`'s value when there are no
+ * errors; rbuf keeps room for them in front of a rendered `data`, so that the
+ * response can be handed over without a copy. */
+#define RAW_PREFIX "{\"data\":"
+#define RAW_RESERVE (sizeof RAW_PREFIX - 1)
+
+/* Renders the whole of `data` (a query whose every field resolves by property
+ * lookup). Returns RENDER_DONE, or RENDER_ABORT (nothing changed: run the tree). */
+static int render_data(gql_exec *e)
+{
+    if (!e->rbuf.data && gql_buf_reserve(&e->rbuf, 4096))
+        return RENDER_ABORT;
+    e->rbuf.len = RAW_RESERVE;
+    int rc = render(e, NULL, 0, e->data->plan->type, e->root.j, NULL, false);
+    if (rc == RENDER_ABORT) {
+        e->rbuf.len = 0;
+        return rc;
+    }
+    e->data_raw = true;
+    return RENDER_DONE;
 }
 
 static void resolve_field(gql_exec *e, robj *obj, uint32_t i, xval parent)
@@ -1741,7 +2726,8 @@ static void resolve_field(gql_exec *e, robj *obj, uint32_t i, xval parent)
         break;
     }
     default: {
-        json_t *args = field_args(e, pf);
+        /* most fields take no arguments: no call for them */
+        json_t *args = pf->def->nargs || pf->nodes[0]->nargs ? field_args(e, pf) : NULL;
         if (!args && pf->args_err) {
             raise_field_error(e, &obj->h, i, pf, nonnull);
             return;
@@ -1903,6 +2889,11 @@ gql_exec_state gql_exec_run(gql_exec *e)
 {
     if (!e || e->done)
         return GQL_EXEC_DONE;
+    if (e->render_data) {
+        e->render_data = false;
+        if (render_data(e) == RENDER_ABORT)
+            enqueue(e, e->data, e->root, 0);
+    }
     for (;;) {
         while (e->done_head) {
             gql_ticket *t = e->done_head;
@@ -1921,7 +2912,7 @@ gql_exec_state gql_exec_run(gql_exec *e)
             if (p->names && !e->o.resolve && t.parent.kind == X_JSON && p->n >= 2 && json_is_object(pj) &&
                 json_object_size(pj) <= 2 * (size_t)p->n + 4) {
                 json_t *vals[PREFETCH_MAX_FIELDS];
-                prefetch(p, pj, vals);
+                prefetch(e, (plan *)p, pj, vals);
                 for (uint32_t i = t.from; i < p->n; i++) {
                     resolve_value(e, t.obj, i, vals[i]);
                     if (t.obj->h.dead)
@@ -1981,179 +2972,6 @@ const gql_errors *gql_exec_errors(gql_exec *e)
 
 /* ---- the response ----------------------------------------------------------------------- */
 
-/* The response writer keeps a raw cursor into the buffer and reserves space per
- * item, instead of going through the buffer API for every few bytes. */
-typedef struct writer {
-    gql_buf *b;
-    char *d;
-    char *end;
-    bool failed;
-} writer;
-
-static bool wr_grow(writer *w, size_t n)
-{
-    w->b->len = (size_t)(w->d - w->b->data);
-    if (gql_buf_reserve(w->b, n < 4096 ? 4096 : n)) {
-        w->failed = true;
-        return false;
-    }
-    w->d = w->b->data + w->b->len;
-    w->end = w->b->data + w->b->cap - 1;
-    return true;
-}
-
-static inline bool wr_need(writer *w, size_t n)
-{
-    return (size_t)(w->end - w->d) >= n || wr_grow(w, n);
-}
-
-/* Falls back to the buffer API (escaping, rare cases), keeping the cursor in sync. */
-static inline void wr_sync(writer *w)
-{
-    w->b->len = (size_t)(w->d - w->b->data);
-}
-static inline void wr_resume(writer *w)
-{
-    if (w->b->overflow) {
-        w->failed = true;
-        w->d = w->b->data + w->b->len;
-        w->end = w->d;
-        return;
-    }
-    w->d = w->b->data + w->b->len;
-    w->end = w->b->data + w->b->cap - 1;
-}
-
-static const uint8_t needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
-/* Eight-byte test for a control character, a quote or a backslash. */
-static inline bool chunk_needs_escape(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
-}
-
-static void wr_string(writer *w, const char *s, size_t n)
-{
-    if (!wr_need(w, n + 2))
-        return;
-    const unsigned char *u = (const unsigned char *)s;
-    char *d = w->d;
-    *d++ = '"';
-    size_t i = 0;
-    if (n >= 8) {
-        /* eight bytes at a time, the last chunk overlapping the one before */
-        uint64_t x;
-        for (; i + 8 <= n; i += 8) {
-            memcpy(&x, u + i, 8);
-            if (chunk_needs_escape(x))
-                goto escape;
-            memcpy(d + i, &x, 8);
-        }
-        if (i < n) {
-            memcpy(&x, u + n - 8, 8);
-            if (chunk_needs_escape(x))
-                goto escape;
-            memcpy(d + n - 8, &x, 8);
-        }
-    } else {
-        for (; i < n; i++) {
-            unsigned char c = u[i];
-            if (needs_escape[c])
-                goto escape;
-            d[i] = (char)c;
-        }
-    }
-    d[n] = '"';
-    w->d = d + n + 1;
-    return;
-escape:
-    /* something to escape: let the general encoder write the whole string */
-    wr_sync(w);
-    gql__buf_json_string(w->b, s, n);
-    wr_resume(w);
-}
-
-/* A JSON scalar (or anything, through the general encoder). */
-static inline void wr_json(writer *w, json_t *j)
-{
-    if (json_is_string(j)) {
-        wr_string(w, json_string_value(j), json_string_length(j));
-    } else if (json_is_integer(j)) {
-        if (wr_need(w, 24))
-            w->d += gql__fmt_i64(w->d, (int64_t)json_integer_value(j));
-    } else if (json_is_true(j) || json_is_false(j)) {
-        if (wr_need(w, 5)) {
-            memcpy(w->d, json_is_true(j) ? "true" : "false", json_is_true(j) ? 4 : 5);
-            w->d += json_is_true(j) ? 4 : 5;
-        }
-    } else if (json_is_real(j)) {
-        if (wr_need(w, 32))
-            w->d += isfinite(json_real_value(j)) ? gql__js_number(w->d, json_real_value(j)) : (memcpy(w->d, "null", 4), 4);
-    } else if (!j || json_is_null(j)) {
-        if (wr_need(w, 4)) {
-            memcpy(w->d, "null", 4);
-            w->d += 4;
-        }
-    } else {
-        wr_sync(w);
-        gql__buf_json_value(w->b, j, 256);
-        wr_resume(w);
-    }
-}
-
-static inline void wr_leaf(writer *w, const slot *s)
-{
-    switch (s->kind) {
-    case S_JSON:
-        wr_json(w, s->u.j);
-        break;
-    case S_STR:
-        wr_string(w, s->u.s, s->len);
-        break;
-    case S_JSONLIST: {
-        json_t *a = s->u.j;
-        size_t n = json_array_size(a);
-        if (!wr_need(w, 2))
-            break;
-        *w->d++ = '[';
-        for (size_t k = 0; k < n; k++) {
-            if (k && wr_need(w, 1))
-                *w->d++ = ',';
-            wr_json(w, json_array_get(a, k));
-        }
-        if (wr_need(w, 1))
-            *w->d++ = ']';
-        break;
-    }
-    case S_INT:
-        if (wr_need(w, 24))
-            w->d += gql__fmt_i64(w->d, s->u.i);
-        break;
-    case S_FLOAT:
-        if (wr_need(w, 32))
-            w->d += isfinite(s->u.d) ? gql__js_number(w->d, s->u.d) : (memcpy(w->d, "null", 4), 4);
-        break;
-    case S_BOOL:
-        if (wr_need(w, 5)) {
-            memcpy(w->d, s->u.b ? "true" : "false", s->u.b ? 4 : 5);
-            w->d += s->u.b ? 4 : 5;
-        }
-        break;
-    default:
-        if (wr_need(w, 4)) {
-            memcpy(w->d, "null", 4);
-            w->d += 4;
-        }
-        break;
-    }
-}
-
 /* Writes the result tree without recursion (its depth is not bounded by the
  * document alone: fragments can nest selections). */
 static void write_data(gql_exec *e, gql_buf *out)
@@ -2210,7 +3028,12 @@ static void write_data(gql_exec *e, gql_buf *out)
             }
             f->any = true;
         }
-        if (s->kind == S_OBJ || s->kind == S_LIST) {
+        if (s->kind == S_RAW) {
+            if (!wr_need(&w, s->len))
+                break;
+            memcpy(w.d, e->rbuf.data + s->u.i, s->len);
+            w.d += s->len;
+        } else if (s->kind == S_OBJ || s->kind == S_LIST) {
             if (top == cap) {
                 cap *= 2;
                 frame *ns = realloc(st, cap * sizeof *ns);
@@ -2238,6 +3061,22 @@ int gql_exec_write_response(gql_exec *e, gql_buf *out)
 {
     if (!e->done)
         gql_exec_run(e);
+    if (e->data_raw && !e->errs.count && !e->render_overflow && !out->len && e->rbuf.len <= out->max &&
+        !gql_buf_reserve(&e->rbuf, 1)) {
+        /* a rendered `data` and nothing else: the response is rbuf, with the room
+         * kept in front filled in; the buffers are swapped, not copied */
+        memcpy(e->rbuf.data, RAW_PREFIX, RAW_RESERVE);
+        e->rbuf.data[e->rbuf.len++] = '}';
+        gql_buf t = *out;
+        out->data = e->rbuf.data;
+        out->len = e->rbuf.len;
+        out->cap = e->rbuf.cap;
+        out->overflow = 0;
+        e->rbuf.data = t.data;
+        e->rbuf.len = 0;
+        e->rbuf.cap = t.cap;
+        return 0;
+    }
     size_t start = out->len;
     gql_buf_putc(out, '{');
     if (e->errs.count) {
@@ -2250,10 +3089,14 @@ int gql_exec_write_response(gql_exec *e, gql_buf *out)
         gql_buf_puts(out, "\"data\":");
         if (e->data_null || !e->data)
             gql_buf_puts(out, "null");
+        else if (e->data_raw)
+            gql_buf_append(out, e->rbuf.data + RAW_RESERVE, e->rbuf.len - RAW_RESERVE);
         else
             write_data(e, out);
     }
     gql_buf_putc(out, '}');
+    if (e->render_overflow)
+        out->overflow = 1;
     if (out->overflow) {
         out->len = start;
         return -1;
@@ -2395,6 +3238,9 @@ gql_exec *gql_exec_new(const gql_schema *s, const gql_document *doc, const gql_e
     e->complete_dead = e->o.run_nulled_subtrees;
     gql_arena_init(&e->A, e->o.arena_limit);
     gql_errors_init(&e->errs);
+    gql_buf_init(&e->rbuf, e->o.max_response_bytes);
+    e->render_ok = !e->o.resolve;
+    gql__json_init();
     e->s = s;
     e->doc = doc;
     e->root = xjson(e->o.root);
@@ -2449,6 +3295,8 @@ gql_exec *gql_exec_new(const gql_schema *s, const gql_document *doc, const gql_e
     e->data = o;
     if (e->op->operation == GQL_OP_MUTATION)
         e->serial = true;
+    else if (e->render_ok && p->all_plain)
+        e->render_data = true; /* gql_exec_run() */
     else
         enqueue(e, o, e->root, 0);
     return e;
@@ -2470,6 +3318,9 @@ void gql_exec_free(gql_exec *e)
         json_decref(e->err.ext);
     gql_errors_free(&e->errs);
     gql_arena_free(&e->A);
+    gql_buf_free(&e->rbuf);
+    free(e->rf);
+    free(e->rvals);
     free(e);
 }
 

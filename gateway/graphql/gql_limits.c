@@ -28,11 +28,17 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
     return a > SAT_MAX / b ? SAT_MAX : a * b;
 }
 
+/* `cost` is what a selection set costs; `ucost` is the cost of the sub-selections of its
+ * list fields that have no size argument of their own, still to be multiplied by the
+ * size the enclosing field gives them (a connection's `first` sizes its `edges` and
+ * `nodes`) or by the default list size. Keeping the two apart keeps a fragment's
+ * measure independent of where it is spread, so it can be memoised. */
 typedef struct measure {
     uint32_t depth;
     uint64_t aliases;
     uint64_t directives;
     uint64_t cost;
+    uint64_t ucost;
 } measure;
 
 typedef struct mctx {
@@ -48,8 +54,9 @@ typedef struct mctx {
 
 static const char *const default_size_args[] = {"first", "last", "limit"};
 
-/* The list size a field asks for: a size argument (literal, variable or default). */
-static uint64_t list_size(mctx *m, const gql_field *def, const gql_field_node *f)
+/* The size a field asks for with a size argument (literal, variable or the argument's
+ * default): true with *size, or false when it has none. */
+static bool size_arg(mctx *m, const gql_field *def, const gql_field_node *f, uint64_t *size)
 {
     const char *const *names = m->l->size_args ? m->l->size_args : default_size_args;
     uint32_t n = m->l->size_args ? m->l->nsize_args : 3;
@@ -63,19 +70,31 @@ static uint64_t list_size(mctx *m, const gql_field *def, const gql_field_node *f
             const gql_value *v = f->args[i].value;
             if (v->kind == GQL_VALUE_INT) {
                 double d = gql__parse_int_text(v->u.str.s, v->u.str.len);
-                return d < 0 ? 0 : d > 1e15 ? (uint64_t)1e15 : (uint64_t)d;
+                *size = d < 0 ? 0 : d > 1e15 ? (uint64_t)1e15 : (uint64_t)d;
+                return true;
             }
             if (v->kind == GQL_VALUE_VARIABLE && m->vars) {
                 json_t *x = json_object_getn(m->vars, v->u.str.s, v->u.str.len);
-                if (json_is_integer(x))
-                    return json_integer_value(x) < 0 ? 0 : (uint64_t)json_integer_value(x);
-                if (json_is_real(x) && json_real_value(x) >= 0)
-                    return json_real_value(x) > 1e15 ? (uint64_t)1e15 : (uint64_t)json_real_value(x);
+                if (json_is_integer(x)) {
+                    *size = json_integer_value(x) < 0 ? 0 : (uint64_t)json_integer_value(x);
+                    return true;
+                }
+                if (json_is_real(x) && json_real_value(x) >= 0) {
+                    *size = json_real_value(x) > 1e15 ? (uint64_t)1e15 : (uint64_t)json_real_value(x);
+                    return true;
+                }
             }
         }
-        if (ad->has_default && json_is_integer(ad->default_value))
-            return json_integer_value(ad->default_value) < 0 ? 0 : (uint64_t)json_integer_value(ad->default_value);
+        if (ad->has_default && json_is_integer(ad->default_value)) {
+            *size = json_integer_value(ad->default_value) < 0 ? 0 : (uint64_t)json_integer_value(ad->default_value);
+            return true;
+        }
     }
+    return false;
+}
+
+static uint64_t default_size(const mctx *m)
+{
     return m->l->default_list_size ? m->l->default_list_size : 10;
 }
 
@@ -88,7 +107,7 @@ static measure measure_set(mctx *m, const gql_type *parent, const gql_selection_
 
 static measure measure_fragment(mctx *m, int32_t fi)
 {
-    measure zero = {0, 0, 0, 0};
+    measure zero = {0, 0, 0, 0, 0};
     if (fi < 0)
         return zero;
     if (m->frag_state[fi] == 2)
@@ -112,11 +131,12 @@ static void combine(measure *into, measure x)
     into->aliases = sat_add(into->aliases, x.aliases);
     into->directives = sat_add(into->directives, x.directives);
     into->cost = sat_add(into->cost, x.cost);
+    into->ucost = sat_add(into->ucost, x.ucost);
 }
 
 static measure measure_set(mctx *m, const gql_type *parent, const gql_selection_set *ss)
 {
-    measure r = {0, 0, 0, 0};
+    measure r = {0, 0, 0, 0, 0};
     if (++m->rec > GQL_MAX_NESTING * 8) {
         m->too_deep = true;
         m->rec--;
@@ -134,19 +154,32 @@ static measure measure_set(mctx *m, const gql_type *parent, const gql_selection_
                 def = &m->s->f_schema;
             else if (gql_str_eqc(f->name, "__type"))
                 def = &m->s->f_type;
-            measure x = {1, f->alias.s ? 1 : 0, f->ndirs, 1};
+            measure x = {1, f->alias.s ? 1 : 0, f->ndirs, 1, 0};
             if (meta && m->l->ignore_introspection) {
                 x.depth = 0;
                 x.cost = 0;
-                x.aliases = 0;
+                /* __typename is no introspection query: aliased thousands of times it is
+                 * an alias bomb like any other */
+                if (!gql_str_eqc(f->name, "__typename"))
+                    x.aliases = 0;
             } else if (f->sel) {
                 const gql_type *t = def ? gql_named_type(def->type) : NULL;
                 measure sub = measure_set(m, t, f->sel);
-                uint64_t mult = def && is_list_type(def->type) ? list_size(m, def, f) : 1;
+                bool list = def && is_list_type(def->type);
+                uint64_t size = 0;
+                bool sized = def && size_arg(m, def, f, &size);
+                /* A sized object (a connection: products(first: 50)) sizes the list
+                 * fields right below it that have no size of their own (edges, nodes). */
+                uint64_t inner = sat_add(sub.cost, sat_mul(!list && sized ? size : default_size(m), sub.ucost));
                 x.depth = sub.depth + 1;
                 x.aliases = sat_add(x.aliases, sub.aliases);
                 x.directives = sat_add(x.directives, sub.directives);
-                x.cost = sat_add(1, sat_mul(mult, sub.cost));
+                if (list && sized)
+                    x.cost = sat_add(1, sat_mul(size, inner));
+                else if (list)
+                    x.ucost = inner; /* sized by the enclosing field, or the default */
+                else
+                    x.cost = sat_add(1, inner);
             }
             combine(&r, x);
         } else if (sel->kind == GQL_SEL_INLINE) {
@@ -234,7 +267,7 @@ uint32_t gql_limits_check(const gql_schema *s, const gql_document *doc, const ch
         st.depth = r.depth;
         st.aliases = clamp32(r.aliases);
         st.directives = clamp32(sat_add(r.directives, op->ndirs));
-        st.cost = r.cost;
+        st.cost = sat_add(r.cost, sat_mul(default_size(&m), r.ucost));
         uint8_t *seen = calloc(doc->nfragments + 1, 1);
         if (seen)
             st.root_fields = clamp32(count_root_fields(doc, op->sel, seen, 0));

@@ -12,8 +12,11 @@
  * The cost model: every field costs 1; a field returning a list multiplies the cost
  * of its sub-selection by its size argument (the first of `size_args` present —
  * `first`, `last`, `limit` by default — from a literal, a variable or the argument's
- * default), or by `default_list_size` when there is none. Inline fragments and
- * fragment spreads add their selections (an upper bound for abstract types).
+ * default), or by `default_list_size` when there is none. A field that returns an
+ * object but has a size argument — a Relay connection, `products(first: 50)` — gives
+ * that size to the list fields directly below it that have none of their own (its
+ * `edges` and `nodes`). Inline fragments and fragment spreads add their selections (an
+ * upper bound for abstract types).
  */
 #ifndef GQL_LIMITS_H
 #define GQL_LIMITS_H

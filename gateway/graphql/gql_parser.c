@@ -3,16 +3,33 @@
  * mirroring graphql-js's grammar functions and error messages one for one so that
  * syntax errors match it exactly.
  *
- * Speed: tokens are produced on demand with one token of lookahead; names and
- * escape-free strings are slices of the source (no copy); lists are collected on a
- * scratch stack and copied into the arena once complete, so every AST array is one
- * allocation. Errors unwind with longjmp: all memory is in the arena or the scratch
- * stack, which gql_parse() releases on every exit path.
+ * Speed: the document is lexed first, in one tight loop, into an array of tokens
+ * (kind and byte range); the parser then walks that array, so moving to the next
+ * token is a pointer increment and the lexer's state never leaves registers. While
+ * lexing, every `{`, `(` and `[` records how many tokens it directly contains: an
+ * upper bound of the items of the selection set, argument list or value it opens,
+ * so the parser allocates each AST array once, in the arena, and fills it in place
+ * (no copying; a wrong bound, possible only in a malformed document, just makes
+ * the array grow). Names and escape-free strings are slices of the source.
+ *
+ * Errors keep graphql-js's order although lexing runs ahead: the lexer does not
+ * raise anything. When a token cannot be lexed it ends the array with an error
+ * token, and only when the parser reaches that token (where graphql-js's lazy lexer
+ * would have failed) is the token lexed again by the exact lexer, which raises the
+ * precise message. The token limit (`max_tokens`) is applied the same way: lexing
+ * stops after the first token over the limit, which is flagged, and the error is
+ * raised when the parser moves onto it.
+ *
+ * Errors unwind with longjmp: all memory is in the arena or in buffers owned by the
+ * parser, which gql_parse() releases on every exit path.
  */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "gql_parse.h"
 #include "gql_util.h"
@@ -39,6 +56,11 @@ typedef enum tok_kind {
     T_FLOAT,
     T_STRING,
     T_BLOCK_STRING,
+    /* not graphql-js kinds: a token that cannot be lexed (the exact lexer raises its
+     * error when the parser gets there), and a flag on the first token over the
+     * token limit */
+    T_ERROR = 32,
+    T_LIMIT = 64,
 } tok_kind;
 
 static const char *const tok_desc[] = {
@@ -46,38 +68,77 @@ static const char *const tok_desc[] = {
     "\"[\"", "\"]\"", "\"{\"", "\"|\"", "\"}\"", "Name", "Int", "Float", "String", "BlockString",
 };
 
+/* One token of the array. */
 typedef struct token {
+    uint32_t start;
+    uint32_t end;
+    /* `{`, `(`, `[`: the number of tokens directly inside (0 = unknown);
+     * STRING/BLOCK_STRING: 1 + index of the decoded value in parser.strs, or 0 when
+     * the value is the text between the quotes; other kinds: unused */
+    uint32_t aux;
+    uint8_t kind;
+} token;
+
+/* A token as the exact lexer produces it (with its value). */
+typedef struct lexeme {
     uint8_t kind;
     uint32_t start;
     uint32_t end;
     gql_str value; /* NAME/INT/FLOAT: the text; STRING/BLOCK_STRING: the decoded value */
-} token;
+} lexeme;
+
+/* Inline capacities: a request-sized document parses without any malloc but the
+ * arena's. */
+#define INLINE_TOKENS 256
+#define INLINE_LINES 128
+#define INLINE_SCRATCH 2048
+#define INLINE_TEXT 8192 /* a multiple of 64 */
+/* Brackets whose contents the lexer counts; deeper ones (the parser refuses them
+ * anyway, see GQL_MAX_NESTING) get no count. */
+#define LEX_STACK 256
 
 typedef struct parser {
     const unsigned char *b;
     uint32_t len;
-    uint32_t pos; /* lexer position: end of the last lexed token */
-    token tok;
-    token la;
-    int has_la;
+    /* the lexer's padded copy of b and its bitmap of name characters (see
+     * prepare_text()) */
+    const unsigned char *text;
+    const uint64_t *name_bits;
+    const token *t; /* the current token */
+    token la;       /* lookahead copy of a flagged token */
+    token *toks;
+    uint32_t ntoks, tokcap;
+    gql_str *strs; /* decoded string values */
+    uint32_t nstrs, capstrs;
     gql_arena *A;
     uint32_t *lines;
     uint32_t nlines, caplines;
     unsigned char *scratch;
     size_t stop, scap;
     uint32_t depth;
-    uint32_t ntokens, max_tokens;
+    uint32_t max_tokens;
     uint32_t nsel;
+    /* fragment spreads, linked to their definitions once parsing is done */
+    gql_spread_node **spreads;
+    uint32_t nspreads, capspreads;
     jmp_buf jb;
     char *errmsg;
     size_t errlen;
     uint32_t errpos;
     int oom;
+    int raising; /* a flagged token's error is being raised */
+    /* the lexer's state saved before calling a function that may raise */
+    uint32_t lex_start, lex_nlines;
     /* work buffers for string decoding, owned by the parser so that a longjmp out
      * of the lexer leaks nothing (released in gql_parse()) */
     gql_buf sbuf;
     uint32_t *tmp;
     size_t tmpcap;
+    token itoks[INLINE_TOKENS];
+    uint32_t ilines[INLINE_LINES];
+    unsigned char iscratch[INLINE_SCRATCH];
+    unsigned char itext[INLINE_TEXT];
+    uint64_t ibits[INLINE_TEXT / 64];
 } parser;
 
 /* ---- errors ---------------------------------------------------------------------- */
@@ -88,9 +149,15 @@ __attribute__((noreturn)) static void fail_oom(parser *p)
     longjmp(p->jb, 1);
 }
 
-/* Raises a syntax error whose message is the NUL-free text `msg` of `n` bytes. */
+__attribute__((noreturn)) static void fail_flagged(parser *p, const struct token *t);
+
+/* Raises a syntax error whose message is the NUL-free text `msg` of `n` bytes —
+ * unless the parser stands on a token that could not be lexed or is over the
+ * limit: graphql-js would have failed when it moved there, so that error wins. */
 __attribute__((noreturn)) static void fail_n(parser *p, uint32_t pos, const char *msg, size_t n)
 {
+    if (p->t && p->t->kind >= T_ERROR && !p->raising)
+        fail_flagged(p, p->t);
     p->errmsg = gql_arena_alloc(p->A, n + 15);
     if (!p->errmsg)
         fail_oom(p);
@@ -116,12 +183,32 @@ __attribute__((noreturn, format(printf, 3, 4))) static void fail(parser *p, uint
     fail_n(p, pos, m, (size_t)n);
 }
 
-static void *alloc(parser *p, size_t n)
+static inline void *alloc(parser *p, size_t n)
 {
     void *r = gql_arena_alloc(p->A, n);
-    if (!r)
+    if (__builtin_expect(!r, 0))
         fail_oom(p);
     return r;
+}
+
+/* Doubles a malloc'ed array that may still be the parser's inline one. */
+static void *grow_array(parser *p, void *arr, void *inline_arr, uint32_t *cap, size_t item, uint32_t first)
+{
+    uint32_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || (size_t)ncap > SIZE_MAX / item)
+        fail_oom(p);
+    void *n;
+    if (arr == inline_arr) {
+        n = malloc((size_t)ncap * item);
+        if (n && *cap)
+            memcpy(n, arr, (size_t)*cap * item);
+    } else {
+        n = realloc(arr, (size_t)ncap * item);
+    }
+    if (!n)
+        fail_oom(p);
+    *cap = ncap;
+    return n;
 }
 
 /* graphql-js printCodePointAt: how a character is named in messages. */
@@ -147,12 +234,7 @@ static void describe_char(parser *p, uint32_t pos, char *out, size_t outsz)
 
 static __attribute__((noinline)) void grow_lines(parser *p)
 {
-    uint32_t cap = p->caplines ? p->caplines * 2 : 256;
-    uint32_t *n = realloc(p->lines, cap * sizeof *n);
-    if (!n)
-        fail_oom(p);
-    p->lines = n;
-    p->caplines = cap;
+    p->lines = grow_array(p, p->lines, p->ilines, &p->caplines, sizeof *p->lines, 256);
 }
 
 static inline void add_line(parser *p, uint32_t start)
@@ -170,6 +252,8 @@ enum {
     C_CR,
     C_HASH,
     C_PUNCT, /* a one-character token (kind in punct_kind) */
+    C_OPEN,  /* { ( [ */
+    C_CLOSE, /* } ) ] */
     C_DOT,
     C_QUOTE,
     C_NAME,
@@ -179,9 +263,9 @@ enum {
 
 static const uint8_t char_class[256] = {
     ['\t'] = C_SKIP, [' '] = C_SKIP, [','] = C_SKIP, ['\n'] = C_LF, ['\r'] = C_CR, ['#'] = C_HASH,
-    ['!'] = C_PUNCT, ['$'] = C_PUNCT, ['&'] = C_PUNCT, ['('] = C_PUNCT, [')'] = C_PUNCT, [':'] = C_PUNCT,
-    ['='] = C_PUNCT, ['@'] = C_PUNCT, ['['] = C_PUNCT, [']'] = C_PUNCT, ['{'] = C_PUNCT, ['|'] = C_PUNCT,
-    ['}'] = C_PUNCT, ['.'] = C_DOT, ['"'] = C_QUOTE, ['-'] = C_NUM,
+    ['!'] = C_PUNCT, ['$'] = C_PUNCT, ['&'] = C_PUNCT, ['('] = C_OPEN, [')'] = C_CLOSE, [':'] = C_PUNCT,
+    ['='] = C_PUNCT, ['@'] = C_PUNCT, ['['] = C_OPEN, [']'] = C_CLOSE, ['{'] = C_OPEN, ['|'] = C_PUNCT,
+    ['}'] = C_CLOSE, ['.'] = C_DOT, ['"'] = C_QUOTE, ['-'] = C_NUM,
     ['0'] = C_NUM, ['1'] = C_NUM, ['2'] = C_NUM, ['3'] = C_NUM, ['4'] = C_NUM,
     ['5'] = C_NUM, ['6'] = C_NUM, ['7'] = C_NUM, ['8'] = C_NUM, ['9'] = C_NUM,
     ['_'] = C_NAME,
@@ -216,26 +300,6 @@ static const uint8_t name_char[256] = {
     ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
-/* Skips a run of spaces eight at a time (indentation is most of a document's
- * ignored bytes). */
-static inline uint32_t skip_spaces(const unsigned char *b, uint32_t pos, uint32_t len)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (pos + 8 <= len) {
-        uint64_t x;
-        memcpy(&x, b + pos, 8);
-        x ^= 0x2020202020202020ull;
-        if (x) {
-            return pos + ((uint32_t)__builtin_ctzll(x) >> 3); /* little-endian byte order */
-        }
-        pos += 8;
-    }
-#endif
-    while (pos < len && b[pos] == ' ')
-        pos++;
-    return pos;
-}
-
 static inline int is_name_start(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
@@ -263,7 +327,7 @@ static uint32_t read_digits(parser *p, uint32_t pos)
     return pos;
 }
 
-static void read_number(parser *p, uint32_t start, token *t)
+static void read_number(parser *p, uint32_t start, lexeme *t)
 {
     uint32_t pos = start;
     int is_float = 0;
@@ -301,7 +365,6 @@ static void read_number(parser *p, uint32_t start, token *t)
     t->value.s = (const char *)p->b + start;
     t->value.len = pos - start;
 }
-
 static int hex_val(int c)
 {
     if (c >= '0' && c <= '9')
@@ -396,7 +459,7 @@ static uint32_t read_escape(parser *p, uint32_t pos, gql_buf *out)
 }
 
 /* Copies the decoded string in p->sbuf into the arena as the token's value. */
-static void take_sbuf(parser *p, token *t)
+static void take_sbuf(parser *p, lexeme *t)
 {
     if (p->sbuf.overflow)
         fail_oom(p);
@@ -407,7 +470,7 @@ static void take_sbuf(parser *p, token *t)
     t->value.len = (uint32_t)p->sbuf.len;
 }
 
-static void read_string(parser *p, uint32_t start, token *t)
+static void read_string(parser *p, uint32_t start, lexeme *t)
 {
     uint32_t pos = start + 1;
     uint32_t chunk = pos;
@@ -479,14 +542,25 @@ static void tmp_push2(parser *p, size_t *n, uint32_t a, uint32_t b)
 }
 
 /* Spec BlockStringValue(): removes the common indentation and blank first/last lines. */
-static void read_block_string(parser *p, uint32_t start, token *t)
+/* Bytes that end a plain run inside a block string. */
+static const uint8_t block_special[256] = {
+    ['"'] = 1, ['\\'] = 1, ['\n'] = 1, ['\r'] = 1,
+    [0x80 ... 0xFF] = 1,
+};
+
+static void read_block_string(parser *p, uint32_t start, lexeme *t)
 {
+    const unsigned char *b = p->b;
     uint32_t pos = start + 3;
     size_t nl = 0;
     uint32_t line_start = pos;
     int found = 0;
     while (pos < p->len) {
-        int c = p->b[pos];
+        int c = b[pos];
+        if (!block_special[c]) {
+            pos++;
+            continue;
+        }
         if (c == '"' && at(p, pos + 1) == '"' && at(p, pos + 2) == '"') {
             found = 1;
             break;
@@ -506,7 +580,7 @@ static void read_block_string(parser *p, uint32_t start, token *t)
             pos++;
         } else {
             uint32_t cp;
-            pos += (uint32_t)gql__utf8_decode(p->b + pos, p->b + p->len, &cp);
+            pos += (uint32_t)gql__utf8_decode(b + pos, b + p->len, &cp);
         }
     }
     if (!found)
@@ -523,7 +597,7 @@ static void read_block_string(parser *p, uint32_t start, token *t)
     for (size_t i = 0; i < nl; i++) {
         uint32_t s = ls[i * 2], e = ls[i * 2 + 1];
         uint32_t ind = 0;
-        while (s + ind < e && is_ws(p->b[s + ind]))
+        while (s + ind < e && is_ws(b[s + ind]))
             ind++;
         if (s + ind == e)
             continue;
@@ -542,35 +616,56 @@ static void read_block_string(parser *p, uint32_t start, token *t)
                 s = (e - s > common) ? s + common : e;
             if (i != first_non_empty)
                 gql_buf_putc(out, '\n');
-            /* copy, replacing \""" with """ and invalid UTF-8 with U+FFFD */
-            uint32_t q = s;
+            /* copy plain runs whole, replacing \""" with """ and invalid UTF-8 with
+             * U+FFFD */
+            uint32_t q = s, run = s;
             while (q < e) {
-                int c = p->b[q];
+                int c = b[q];
+                if (!block_special[c]) {
+                    q++;
+                    continue;
+                }
                 if (c == '\\' && at(p, q + 1) == '"' && at(p, q + 2) == '"' && at(p, q + 3) == '"') {
+                    gql_buf_append(out, b + run, q - run);
                     gql_buf_append(out, "\"\"\"", 3);
                     q += 4;
+                    run = q;
                     continue;
                 }
                 if (c < 0x80) {
-                    gql_buf_putc(out, (char)c);
                     q++;
                     continue;
                 }
                 uint32_t cp;
-                int k = gql__utf8_decode(p->b + q, p->b + p->len, &cp);
-                if (cp == 0xFFFD && !(k == 3 && c == 0xEF))
+                int k = gql__utf8_decode(b + q, b + p->len, &cp);
+                if (cp == 0xFFFD && !(k == 3 && c == 0xEF)) {
+                    gql_buf_append(out, b + run, q - run);
                     gql_buf_append(out, "\xEF\xBF\xBD", 3);
-                else
-                    gql_buf_append(out, p->b + q, (size_t)k);
+                    q += (uint32_t)k;
+                    run = q;
+                    continue;
+                }
                 q += (uint32_t)k;
             }
+            gql_buf_append(out, b + run, e - run);
         }
     }
     take_sbuf(p, t);
 }
 
-/* Lexes the token that starts at or after `pos` (skipping ignored tokens). */
-static void lex(parser *p, uint32_t pos, token *t)
+/* Skips a run of spaces (the exact lexer's way; prelex_run() has a faster one). */
+static inline uint32_t skip_spaces(const unsigned char *b, uint32_t pos, uint32_t len)
+{
+    while (pos < len && b[pos] == ' ')
+        pos++;
+    return pos;
+}
+
+/* The exact lexer: lexes the token that starts at or after `pos` (skipping ignored
+ * tokens) and raises the error graphql-js would when it cannot. The token array
+ * comes from prelex(); this one lexes a token that prelex() could not, when the
+ * parser reaches it. */
+static void lex(parser *p, uint32_t pos, lexeme *t)
 {
     const unsigned char *b = p->b;
     uint32_t len = p->len;
@@ -606,6 +701,8 @@ static void lex(parser *p, uint32_t pos, token *t)
             continue;
         }
         case C_PUNCT:
+        case C_OPEN:
+        case C_CLOSE:
             t->kind = punct_kind[c];
             t->start = pos;
             t->end = pos + 1;
@@ -653,15 +750,455 @@ static void lex(parser *p, uint32_t pos, token *t)
     t->start = t->end = len;
 }
 
-/* graphql-js getTokenDesc(): `Name "foo"`, `"{"`, `<EOF>` … */
-static size_t token_desc(const token *t, char *out, size_t outsz, const char **extra, size_t *extralen)
+/* ---- the token array --------------------------------------------------------------- */
+
+static __attribute__((noinline)) void grow_tokens(parser *p)
 {
-    *extra = NULL;
-    *extralen = 0;
-    if (t->kind >= T_NAME) {
-        *extra = t->value.s;
-        *extralen = t->value.len;
+    p->toks = grow_array(p, p->toks, p->itoks, &p->tokcap, sizeof *p->toks, INLINE_TOKENS);
+}
+
+/* Keeps a decoded string value; returns the token's `aux` for it. */
+static uint32_t keep_string(parser *p, gql_str v)
+{
+    if (p->nstrs == p->capstrs)
+        p->strs = grow_array(p, p->strs, NULL, &p->capstrs, sizeof *p->strs, 16);
+    p->strs[p->nstrs++] = v;
+    return p->nstrs;
+}
+
+/* Bytes the lexer's copy takes for a text of `len` bytes: the text, its NUL, zero
+ * bytes up to a multiple of 64 and one more block of 64, so that any sixteen-byte
+ * load from a position up to the NUL stays inside. */
+static inline size_t text_size(uint32_t len)
+{
+    return ((size_t)len / 64 + 2) * 64;
+}
+
+/* Makes the lexer's copy of the text (`copy`, text_size() bytes) and, in the same
+ * pass, its bitmap of name characters (`bits`, text_size() / 64 words; bit i of
+ * word i / 64 is byte i): sixteen bytes are classified by a few SSE2 operations,
+ * and later the end of any name is a shift and a count of trailing zeros. */
+static void prepare_text(const unsigned char *src, uint32_t len, unsigned char *copy, uint64_t *bits)
+{
+    uint32_t nwords = (uint32_t)(text_size(len) / 64);
+    uint32_t full = len / 64;
+#if defined(__SSE2__)
+    /* range tests by offset and signed compare: x + (0x80 - lo) is below
+     * -128 + (hi - lo + 1) exactly for lo <= x <= hi (bytes >= 0x80 fall out) */
+    const __m128i dig_off = _mm_set1_epi8(0x80 - '0'), dig_lim = _mm_set1_epi8(-128 + 10);
+    const __m128i low = _mm_set1_epi8(0x20), alp_off = _mm_set1_epi8(0x80 - 'a'), alp_lim = _mm_set1_epi8(-128 + 26);
+    const __m128i us = _mm_set1_epi8('_');
+#endif
+    for (uint32_t w = 0; w < nwords; w++) {
+        unsigned char *d = copy + (size_t)w * 64;
+        const unsigned char *q = d;
+        if (w < full) {
+            q = src + (size_t)w * 64;
+        } else if (w == full) {
+            uint32_t rest = len - full * 64;
+            if (rest)
+                memcpy(d, src + (size_t)w * 64, rest);
+            memset(d + rest, 0, 64 - rest);
+        } else {
+            memset(d, 0, 64);
+        }
+        uint64_t m = 0;
+#if defined(__SSE2__)
+        for (int k = 0; k < 4; k++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+            if (w < full)
+                _mm_storeu_si128((__m128i *)(void *)(d + 16 * k), x);
+            __m128i dig = _mm_cmplt_epi8(_mm_add_epi8(x, dig_off), dig_lim);
+            __m128i alp = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, low), alp_off), alp_lim);
+            __m128i ok = _mm_or_si128(_mm_or_si128(dig, alp), _mm_cmpeq_epi8(x, us));
+            m |= (uint64_t)(unsigned)_mm_movemask_epi8(ok) << (16 * k);
+        }
+#else
+        if (w < full)
+            memcpy(d, q, 64);
+        for (int k = 0; k < 64; k++)
+            m |= (uint64_t)name_char[q[k]] << k;
+#endif
+        bits[w] = m;
     }
+}
+
+/* The end of the name whose second byte is at `pos`: the first clear bit from
+ * there (the bitmap ends with clear bits). */
+static inline uint32_t name_end(const uint64_t *bits, uint32_t pos)
+{
+    uint32_t w = pos >> 6;
+    /* bits shifted in from the top read as name characters: only a set bit of the
+     * complement stops, so a name running past the word goes on in the next one */
+    uint64_t x = ~bits[w] >> (pos & 63);
+    if (__builtin_expect(x != 0, 1))
+        return pos + (uint32_t)__builtin_ctzll(x);
+    for (;;) {
+        x = ~bits[++w];
+        if (x)
+            return (w << 6) + (uint32_t)__builtin_ctzll(x);
+    }
+}
+
+/* Skips spaces in the padded copy (the NUL after the text stops it). */
+static inline uint32_t skip_spaces_padded(const unsigned char *b, uint32_t pos)
+{
+#if defined(__SSE2__)
+    const __m128i sp = _mm_set1_epi8(' ');
+    for (;;) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + pos));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sp)) ^ 0xFFFFu;
+        if (m)
+            return pos + (uint32_t)__builtin_ctz(m);
+        pos += 16;
+    }
+#else
+    while (b[pos] == ' ')
+        pos++;
+    return pos;
+#endif
+}
+
+/* The first byte from `pos` on that ends or complicates a string literal: a quote,
+ * a backslash, a line break, NUL or a non-ASCII byte. */
+static inline uint32_t string_special(const unsigned char *b, uint32_t pos)
+{
+#if defined(__SSE2__)
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), lf = _mm_set1_epi8('\n');
+    const __m128i cr = _mm_set1_epi8('\r'), zero = _mm_setzero_si128();
+    for (;;) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + pos));
+        __m128i m1 = _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs));
+        __m128i m2 = _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr));
+        __m128i m3 = _mm_or_si128(_mm_cmpeq_epi8(x, zero), _mm_cmplt_epi8(x, zero));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(m1, m2), m3));
+        if (m)
+            return pos + (uint32_t)__builtin_ctz(m);
+        pos += 16;
+    }
+#else
+    for (;; pos++) {
+        unsigned c = b[pos];
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == 0 || c >= 0x80)
+            return pos;
+    }
+#endif
+}
+
+/* Lexes the whole document into p->toks: SOF, the tokens, then EOF — or, when a
+ * token cannot be lexed, an error token in its place, or, when there are more
+ * tokens than max_tokens, the first one over the limit flagged with T_LIMIT. Raises
+ * nothing itself (see the top of the file); numbers and strings that are not plain
+ * go through the exact lexer's readers, which may (prelex() catches that). Lines
+ * are recorded as they are passed.
+ *
+ * It reads the padded copy p->text (NUL after the text, then more zero bytes), so
+ * that no step needs a bounds check and sixteen-byte loads may run past the end,
+ * and finds the ends of names in the bitmap made with the copy; the dispatch is a
+ * jump table indexed by the byte (computed goto), each handler jumping straight to
+ * the next one. */
+static __attribute__((noinline)) void prelex_run(parser *p)
+{
+    const unsigned char *b = p->text;
+    const uint64_t *bits = p->name_bits;
+    const uint32_t len = p->len;
+    /* the index of the first token over the limit (limit + 1 must not overflow) */
+    const uint32_t limit = p->max_tokens && p->max_tokens < UINT32_MAX - 2 ? p->max_tokens + 1 : UINT32_MAX - 1;
+    /* open brackets: where each is and the count of its parent so far */
+    struct {
+        token *at;
+        uint32_t count;
+    } open[LEX_STACK];
+    uint32_t sp = 0, cnt = 0;
+    token *t = p->toks, *stop;
+    /* the line table, kept in registers between the calls that may grow it */
+    uint32_t *lines = p->lines, nlines = p->nlines, caplines = p->caplines;
+    uint32_t pos = 0, e;
+    /* at `stop`, either the array is nearly full or the token limit is reached */
+#define SET_STOP() (stop = p->toks + (p->tokcap - 2 < limit + 1 ? p->tokcap - 2 : limit + 1))
+    SET_STOP();
+    t->kind = T_SOF;
+    t->start = t->end = 0;
+    t->aux = 0;
+    t++;
+    /* every byte defaults to an error, then the classes override it */
+#pragma GCC diagnostic push
+#if defined(__clang__)
+#pragma GCC diagnostic ignored "-Winitializer-overrides"
+#else
+#pragma GCC diagnostic ignored "-Woverride-init"
+#endif
+    static const void *const dispatch[256] = {
+        [0 ... 255] = &&error,
+        [0] = &&l_nul,
+        ['\t'] = &&l_space, [' '] = &&l_space, [','] = &&l_space,
+        ['\n'] = &&l_lf, ['\r'] = &&l_cr, ['#'] = &&l_hash, [0xEF] = &&l_bom,
+        ['!'] = &&l_punct, ['$'] = &&l_punct, ['&'] = &&l_punct, [':'] = &&l_punct,
+        ['='] = &&l_punct, ['@'] = &&l_punct, ['|'] = &&l_punct,
+        ['('] = &&l_open, ['['] = &&l_open, ['{'] = &&l_open,
+        [')'] = &&l_close, [']'] = &&l_close, ['}'] = &&l_close,
+        ['.'] = &&l_dot, ['"'] = &&l_quote, ['-'] = &&l_num, ['0' ... '9'] = &&l_num,
+        ['_'] = &&l_name, ['a' ... 'z'] = &&l_name, ['A' ... 'Z'] = &&l_name,
+    };
+#pragma GCC diagnostic pop
+#define NEXT goto *dispatch[b[pos]]
+#define EMITTED                                                                                                        \
+    do {                                                                                                               \
+        if (__builtin_expect(++t >= stop, 0))                                                                          \
+            goto full;                                                                                                 \
+        NEXT;                                                                                                          \
+    } while (0)
+    NEXT;
+l_space:
+    pos++;
+    NEXT;
+l_lf:
+    pos++;
+    if (__builtin_expect(nlines == caplines, 0))
+        goto more_lines;
+    lines[nlines++] = pos;
+    pos = skip_spaces_padded(b, pos);
+    NEXT;
+l_cr:
+    pos += b[pos + 1] == '\n' ? 2 : 1;
+    if (__builtin_expect(nlines == caplines, 0))
+        goto more_lines;
+    lines[nlines++] = pos;
+    NEXT;
+more_lines:
+    /* the line starting at pos is added after growing the table */
+    p->nlines = nlines;
+    grow_lines(p);
+    lines = p->lines;
+    caplines = p->caplines;
+    lines[nlines++] = pos;
+    NEXT;
+l_hash: {
+    /* a comment runs to the end of the line (LF or CR) */
+    const unsigned char *nl = memchr(b + pos, '\n', len - pos);
+    uint32_t end = nl ? (uint32_t)(nl - b) : len;
+    const unsigned char *cr = memchr(b + pos, '\r', end - pos);
+    pos = cr ? (uint32_t)(cr - b) : end;
+    NEXT;
+}
+l_bom:
+    if (b[pos + 1] == 0xBB && b[pos + 2] == 0xBF) {
+        pos += 3;
+        NEXT;
+    }
+    goto error;
+l_nul:
+    if (pos >= len)
+        goto eof;
+    goto error;
+l_name:
+    e = name_end(bits, pos + 1);
+    t->kind = T_NAME;
+    t->start = pos;
+    t->end = e;
+    pos = e;
+    cnt++;
+    EMITTED;
+l_punct:
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
+    cnt++;
+    EMITTED;
+l_open:
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
+    t->aux = 0;
+    cnt++;
+    if (sp < LEX_STACK) {
+        open[sp].at = t;
+        open[sp].count = cnt;
+    }
+    sp++;
+    cnt = 0;
+    EMITTED;
+l_close:
+    t->kind = punct_kind[b[pos]];
+    t->start = pos;
+    t->end = ++pos;
+    if (sp) {
+        sp--;
+        if (sp < LEX_STACK) {
+            open[sp].at->aux = cnt;
+            cnt = open[sp].count;
+        } else {
+            cnt = 0;
+        }
+    }
+    EMITTED;
+l_dot:
+    if (b[pos + 1] == '.' && b[pos + 2] == '.') {
+        t->kind = T_SPREAD;
+        t->start = pos;
+        t->end = pos + 3;
+        pos += 3;
+        cnt++;
+        EMITTED;
+    }
+    goto error;
+l_num: {
+    /* plain integers here; anything else (fractions, exponents, errors) through
+     * the exact reader */
+    uint32_t q = pos + (b[pos] == '-');
+    if (b[q] == '0') {
+        q++;
+        if (is_digit(b[q]))
+            goto slow;
+    } else if (is_digit(b[q])) {
+        do
+            q++;
+        while (is_digit(b[q]));
+    } else {
+        goto slow;
+    }
+    if (b[q] == '.' || is_name_start(b[q]))
+        goto slow;
+    t->kind = T_INT;
+    t->start = pos;
+    t->end = q;
+    pos = q;
+    cnt++;
+    EMITTED;
+}
+l_quote:
+    if (b[pos + 1] != '"') {
+        e = string_special(b, pos + 1);
+        if (b[e] == '"') {
+            t->kind = T_STRING;
+            t->start = pos;
+            t->end = e + 1;
+            t->aux = 0;
+            pos = e + 1;
+            cnt++;
+            EMITTED;
+        }
+    }
+    goto slow;
+slow: {
+    /* the exact readers, on the original text; they may raise */
+    lexeme x;
+    p->ntoks = (uint32_t)(t - p->toks);
+    p->lex_start = pos;
+    p->nlines = p->lex_nlines = nlines;
+    x.start = pos;
+    x.value.s = NULL;
+    x.value.len = 0;
+    if (b[pos] != '"')
+        read_number(p, pos, &x);
+    else if (b[pos + 1] == '"' && b[pos + 2] == '"')
+        read_block_string(p, pos, &x);
+    else
+        read_string(p, pos, &x);
+    t->kind = x.kind;
+    t->start = pos;
+    t->end = x.end;
+    t->aux = 0;
+    if (x.kind == T_BLOCK_STRING || (x.kind == T_STRING && x.value.s != (const char *)p->b + pos + 1))
+        t->aux = keep_string(p, x.value);
+    lines = p->lines;
+    nlines = p->nlines;
+    caplines = p->caplines;
+    pos = x.end;
+    cnt++;
+    EMITTED;
+}
+full: {
+    uint32_t n = (uint32_t)(t - p->toks);
+    if (n - 1 >= limit) {
+        t[-1].kind |= T_LIMIT;
+        p->ntoks = n;
+        p->nlines = nlines;
+        return;
+    }
+    p->ntoks = n;
+    /* the open brackets move with the array */
+    uint32_t at[LEX_STACK];
+    for (uint32_t i = 0; i < sp && i < LEX_STACK; i++)
+        at[i] = (uint32_t)(open[i].at - p->toks);
+    grow_tokens(p);
+    for (uint32_t i = 0; i < sp && i < LEX_STACK; i++)
+        open[i].at = p->toks + at[i];
+    t = p->toks + n;
+    SET_STOP();
+    NEXT;
+}
+eof:
+    /* EOF twice: the parser's last step moves past the first one */
+    t[0].kind = t[1].kind = T_EOF;
+    t[0].start = t[0].end = t[1].start = t[1].end = len;
+    p->ntoks = (uint32_t)(t - p->toks) + 1;
+    p->nlines = nlines;
+    return;
+error:
+    t->kind = T_ERROR;
+    t->start = t->end = pos;
+    p->ntoks = (uint32_t)(t - p->toks) + 1;
+    p->nlines = nlines;
+#undef NEXT
+#undef EMITTED
+#undef SET_STOP
+}
+
+static void prelex(parser *p)
+{
+    if (setjmp(p->jb)) {
+        /* out of memory: gql_parse() reports it */
+        if (p->oom)
+            return;
+        /* a number or string could not be lexed: the exact lexer raises its error
+         * again when the parser gets there */
+        p->nlines = p->lex_nlines;
+        token *t = &p->toks[p->ntoks];
+        t->kind = T_ERROR;
+        t->start = t->end = p->lex_start;
+        p->ntoks++;
+        return;
+    }
+    prelex_run(p);
+}
+
+/* The value of a NAME, INT, FLOAT, STRING or BLOCK_STRING token. */
+static inline gql_str tval(const parser *p, const token *t)
+{
+    gql_str v;
+    if (t->kind >= T_STRING && t->aux)
+        return p->strs[t->aux - 1];
+    if (t->kind == T_STRING) {
+        v.s = (const char *)p->b + t->start + 1;
+        v.len = t->end - t->start - 2;
+        return v;
+    }
+    v.s = (const char *)p->b + t->start;
+    v.len = t->end - t->start;
+    return v;
+}
+
+/* The parser reached a token prelex() could not lex (the exact lexer raises the
+ * error graphql-js gives there) or the first token over the limit. */
+__attribute__((noreturn, noinline)) static void fail_flagged(parser *p, const token *t)
+{
+    p->raising = 1;
+    if (t->kind == T_ERROR) {
+        lexeme x;
+        lex(p, t->start, &x);
+        fail(p, t->start, "Unexpected character."); /* not reached: lex() raised */
+    }
+    fail(p, t->start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
+}
+
+/* graphql-js getTokenDesc(): `Name "foo"`, `"{"`, `<EOF>` … */
+static size_t token_desc(const parser *p, const token *t, char *out, size_t outsz, gql_str *extra)
+{
+    extra->s = NULL;
+    extra->len = 0;
+    if (t->kind >= T_NAME)
+        *extra = tval(p, t);
     return (size_t)snprintf(out, outsz, "%s", tok_desc[t->kind]);
 }
 
@@ -669,17 +1206,18 @@ static size_t token_desc(const token *t, char *out, size_t outsz, const char **e
  * bytes of a string value, so it is assembled by length). */
 __attribute__((noreturn)) static void fail_token(parser *p, uint32_t pos, const char *prefix, const token *t, const char *suffix)
 {
+    if (t->kind >= T_ERROR)
+        fail_flagged(p, t);
     char kind[32];
-    const char *val;
-    size_t vlen;
-    token_desc(t, kind, sizeof kind, &val, &vlen);
+    gql_str val;
+    token_desc(p, t, kind, sizeof kind, &val);
     gql_buf b;
     gql_buf_init(&b, 0);
     gql_buf_puts(&b, prefix);
     gql_buf_puts(&b, kind);
-    if (val) {
+    if (val.s) {
         gql_buf_puts(&b, " \"");
-        gql_buf_append(&b, val, vlen);
+        gql_buf_append(&b, val.s, val.len);
         gql_buf_putc(&b, '"');
     }
     gql_buf_puts(&b, suffix);
@@ -694,91 +1232,90 @@ __attribute__((noreturn)) static void fail_token(parser *p, uint32_t pos, const 
 __attribute__((noreturn)) static void unexpected(parser *p, const token *t)
 {
     if (!t)
-        t = &p->tok;
+        t = p->t;
     fail_token(p, t->start, "Unexpected ", t, ".");
 }
 
-__attribute__((noreturn, noinline)) static void fail_max_tokens(parser *p)
-{
-    fail(p, p->tok.start, "Document contains more that %u tokens. Parsing aborted.", p->max_tokens);
-}
-
-/* Moves to the next token (the start-of-file token ends at 0). */
+/* Moves to the next token. An error token or one over the limit is not raised
+ * here but when the parser looks at it (it always does before anything else can
+ * fail: every check of a kind fails for them and every message about the current
+ * token goes through fail_token()), which keeps this step a pointer increment. */
 static inline void advance(parser *p)
 {
-    if (__builtin_expect(p->has_la, 0)) {
-        p->tok = p->la;
-        p->has_la = 0;
-    } else {
-        lex(p, p->tok.end, &p->tok);
-    }
-    if (p->tok.kind != T_EOF) {
-        p->ntokens++;
-        if (__builtin_expect(p->ntokens > p->max_tokens, 0) && p->max_tokens)
-            fail_max_tokens(p);
-    }
+    p->t++;
 }
 
+/* The token after the current one (graphql-js lookahead()): a token over the
+ * limit is seen as itself; the limit applies when the parser moves onto it. */
 static const token *lookahead(parser *p)
 {
-    if (p->tok.kind == T_EOF)
-        return &p->tok;
-    if (!p->has_la) {
-        lex(p, p->tok.end, &p->la);
-        p->has_la = 1;
+    if (p->t->kind == T_EOF)
+        return p->t;
+    const token *n = p->t + 1;
+    if (n->kind == T_ERROR)
+        fail_flagged(p, n);
+    if (n->kind & T_LIMIT) {
+        p->la = *n;
+        p->la.kind &= (uint8_t)~T_LIMIT;
+        return &p->la;
     }
-    return &p->la;
+    return n;
 }
 
 static inline int peek(parser *p, int kind)
 {
-    return p->tok.kind == kind;
+    return p->t->kind == kind;
 }
 
 __attribute__((noreturn, noinline)) static void fail_expected(parser *p, int kind)
 {
     char pre[48];
     snprintf(pre, sizeof pre, "Expected %s, found ", tok_desc[kind]);
-    fail_token(p, p->tok.start, pre, &p->tok, ".");
+    fail_token(p, p->t->start, pre, p->t, ".");
 }
 
 static inline void expect(parser *p, int kind)
 {
-    if (__builtin_expect(p->tok.kind != kind, 0))
+    if (__builtin_expect(p->t->kind != kind, 0))
         fail_expected(p, kind);
     advance(p);
 }
 
 static inline int expect_optional(parser *p, int kind)
 {
-    if (p->tok.kind == kind) {
+    if (p->t->kind == kind) {
         advance(p);
         return 1;
     }
     return 0;
 }
 
+static inline bool tok_is(const parser *p, const token *t, const char *kw)
+{
+    return t->kind == T_NAME && gql_str_eqc(tval(p, t), kw);
+}
+
 static void expect_keyword(parser *p, const char *kw)
 {
-    if (p->tok.kind == T_NAME && gql_str_eqc(p->tok.value, kw)) {
+    if (tok_is(p, p->t, kw)) {
         advance(p);
         return;
     }
     char pre[64];
     snprintf(pre, sizeof pre, "Expected \"%s\", found ", kw);
-    fail_token(p, p->tok.start, pre, &p->tok, ".");
+    fail_token(p, p->t->start, pre, p->t, ".");
 }
 
 static int expect_optional_keyword(parser *p, const char *kw)
 {
-    if (p->tok.kind == T_NAME && gql_str_eqc(p->tok.value, kw)) {
+    if (tok_is(p, p->t, kw)) {
         advance(p);
         return 1;
     }
     return 0;
 }
 
-/* ---- scratch stack: lists are built here, then copied to the arena ------------- */
+/* ---- scratch stack: lists of unknown length are built here, then copied ------------ */
 
 static size_t mark(parser *p)
 {
@@ -787,10 +1324,17 @@ static size_t mark(parser *p)
 
 static __attribute__((noinline)) void grow_scratch(parser *p, size_t size)
 {
-    size_t cap = p->scap ? p->scap * 2 : 4096;
+    size_t cap = p->scap * 2;
     while (cap < p->stop + size)
         cap *= 2;
-    unsigned char *n = realloc(p->scratch, cap);
+    unsigned char *n;
+    if (p->scratch == p->iscratch) {
+        n = malloc(cap);
+        if (n)
+            memcpy(n, p->scratch, p->stop);
+    } else {
+        n = realloc(p->scratch, cap);
+    }
     if (!n)
         fail_oom(p);
     p->scratch = n;
@@ -820,98 +1364,187 @@ static void *collect(parser *p, size_t m, size_t size, uint32_t *n)
     return arr;
 }
 
-static void enter(parser *p, uint32_t pos)
+/* ---- arrays built in place ---------------------------------------------------------- */
+
+/* An AST array filled in place: allocated once for the bound the lexer counted
+ * (items ≤ tokens inside the bracket / tokens per item), moved to a bigger block
+ * only if a malformed document beats the bound. */
+typedef struct vec {
+    void *items;
+    uint32_t n;
+    uint32_t cap;
+} vec;
+
+static inline void vec_init(parser *p, vec *v, const token *open, uint32_t per_item, size_t size)
 {
-    if (++p->depth > GQL_MAX_NESTING)
+    uint32_t cap = open->aux / per_item;
+    if (cap == 0)
+        cap = 4;
+    v->items = alloc(p, (size_t)cap * size);
+    v->n = 0;
+    v->cap = cap;
+}
+
+static __attribute__((noinline)) void vec_grow(parser *p, vec *v, size_t size)
+{
+    if (v->cap > UINT32_MAX / 2)
+        fail_oom(p);
+    void *n = alloc(p, (size_t)v->cap * 2 * size);
+    memcpy(n, v->items, (size_t)v->n * size);
+    v->items = n;
+    v->cap *= 2;
+}
+
+static inline void *vec_add(parser *p, vec *v, size_t size)
+{
+    if (__builtin_expect(v->n == v->cap, 0))
+        vec_grow(p, v, size);
+    return (char *)v->items + (size_t)v->n++ * size;
+}
+
+static inline void enter(parser *p, uint32_t pos)
+{
+    if (__builtin_expect(++p->depth > GQL_MAX_NESTING, 0))
         fail(p, pos, "Document is nested too deeply (more than %d levels).", GQL_MAX_NESTING);
 }
 
-static void leave(parser *p)
+static inline void leave(parser *p)
 {
     p->depth--;
 }
-
 /* ---- grammar ----------------------------------------------------------------------- */
 
 static inline gql_str parse_name(parser *p, uint32_t *loc)
 {
-    if (__builtin_expect(p->tok.kind != T_NAME, 0))
+    const token *t = p->t;
+    if (__builtin_expect(t->kind != T_NAME, 0))
         fail_expected(p, T_NAME);
-    gql_str v = p->tok.value;
+    gql_str v;
+    v.s = (const char *)p->b + t->start;
+    v.len = t->end - t->start;
     if (loc)
-        *loc = p->tok.start;
+        *loc = t->start;
     advance(p);
     return v;
 }
 
-static gql_value *parse_value(parser *p, int is_const);
+static gql_value *parse_value_any(parser *p, int is_const);
 
-static gql_value *new_value(parser *p, int kind, uint32_t loc)
+static inline gql_value *new_value(parser *p, int kind, uint32_t loc)
 {
     gql_value *v = alloc(p, sizeof *v);
-    memset(v, 0, sizeof *v);
     v->kind = (uint8_t)kind;
+    v->block = 0;
+    v->boolean = 0;
     v->loc = loc;
+    v->u.list.items = NULL;
+    v->u.list.n = 0;
     return v;
 }
 
 static gql_value *parse_string_literal(parser *p)
 {
-    token t = p->tok;
+    const token *t = p->t;
     advance(p);
-    gql_value *v = new_value(p, GQL_VALUE_STRING, t.start);
-    v->block = t.kind == T_BLOCK_STRING;
-    v->u.str = t.value;
+    gql_value *v = new_value(p, GQL_VALUE_STRING, t->start);
+    v->block = t->kind == T_BLOCK_STRING;
+    v->u.str = tval(p, t);
     return v;
 }
 
 static gql_value *parse_variable_value(parser *p)
 {
-    token start = p->tok;
+    uint32_t start = p->t->start;
     expect(p, T_DOLLAR);
-    gql_value *v = new_value(p, GQL_VALUE_VARIABLE, start.start);
+    gql_value *v = new_value(p, GQL_VALUE_VARIABLE, start);
     v->u.str = parse_name(p, NULL);
     return v;
 }
 
-static gql_value *parse_value(parser *p, int is_const)
+/* A value: the scalar kinds inline (most values are), the rest in
+ * parse_value_any(). */
+static inline gql_value *parse_value(parser *p, int is_const)
 {
-    token t = p->tok;
-    switch (t.kind) {
+    const token *t = p->t;
+    gql_value *v;
+    switch (t->kind) {
+    case T_INT:
+        v = new_value(p, GQL_VALUE_INT, t->start);
+        break;
+    case T_FLOAT:
+        v = new_value(p, GQL_VALUE_FLOAT, t->start);
+        break;
+    case T_STRING:
+        if (t->aux)
+            return parse_value_any(p, is_const);
+        v = new_value(p, GQL_VALUE_STRING, t->start);
+        v->u.str.s = (const char *)p->b + t->start + 1;
+        v->u.str.len = t->end - t->start - 2;
+        p->t = t + 1;
+        return v;
+    case T_DOLLAR:
+        if (is_const || t[1].kind != T_NAME)
+            return parse_value_any(p, is_const);
+        v = new_value(p, GQL_VALUE_VARIABLE, t->start);
+        v->u.str.s = (const char *)p->b + t[1].start;
+        v->u.str.len = t[1].end - t[1].start;
+        p->t = t + 2;
+        return v;
+    default:
+        return parse_value_any(p, is_const);
+    }
+    v->u.str.s = (const char *)p->b + t->start;
+    v->u.str.len = t->end - t->start;
+    p->t = t + 1;
+    return v;
+}
+
+static gql_value *parse_value_any(parser *p, int is_const)
+{
+    const token *t = p->t;
+    switch (t->kind) {
     case T_BRACKET_L: {
-        enter(p, t.start);
-        gql_value *v = new_value(p, GQL_VALUE_LIST, t.start);
-        expect(p, T_BRACKET_L);
-        size_t m = mark(p);
-        while (!expect_optional(p, T_BRACKET_R)) {
-            gql_value *item = parse_value(p, is_const);
-            push(p, &item, sizeof item);
+        enter(p, t->start);
+        gql_value *v = new_value(p, GQL_VALUE_LIST, t->start);
+        advance(p);
+        if (!expect_optional(p, T_BRACKET_R)) {
+            vec items;
+            vec_init(p, &items, t, 1, sizeof(gql_value *));
+            do {
+                gql_value **slot = vec_add(p, &items, sizeof *slot);
+                *slot = parse_value(p, is_const);
+            } while (!expect_optional(p, T_BRACKET_R));
+            v->u.list.items = items.items;
+            v->u.list.n = items.n;
         }
-        v->u.list.items = collect(p, m, sizeof(gql_value *), &v->u.list.n);
         leave(p);
         return v;
     }
     case T_BRACE_L: {
-        enter(p, t.start);
-        gql_value *v = new_value(p, GQL_VALUE_OBJECT, t.start);
-        expect(p, T_BRACE_L);
-        size_t m = mark(p);
-        while (!expect_optional(p, T_BRACE_R)) {
-            gql_object_field f;
-            f.name = parse_name(p, &f.loc);
-            expect(p, T_COLON);
-            f.value = parse_value(p, is_const);
-            push(p, &f, sizeof f);
+        enter(p, t->start);
+        gql_value *v = new_value(p, GQL_VALUE_OBJECT, t->start);
+        advance(p);
+        if (!expect_optional(p, T_BRACE_R)) {
+            vec fields;
+            vec_init(p, &fields, t, 3, sizeof(gql_object_field));
+            do {
+                gql_object_field *f = vec_add(p, &fields, sizeof *f);
+                f->name = parse_name(p, &f->loc);
+                expect(p, T_COLON);
+                f->value = parse_value(p, is_const);
+            } while (!expect_optional(p, T_BRACE_R));
+            v->u.object.fields = fields.items;
+            v->u.object.n = fields.n;
         }
-        v->u.object.fields = collect(p, m, sizeof(gql_object_field), &v->u.object.n);
         leave(p);
         return v;
     }
     case T_INT:
     case T_FLOAT: {
         advance(p);
-        gql_value *v = new_value(p, t.kind == T_INT ? GQL_VALUE_INT : GQL_VALUE_FLOAT, t.start);
-        v->u.str = t.value;
+        gql_value *v = new_value(p, t->kind == T_INT ? GQL_VALUE_INT : GQL_VALUE_FLOAT, t->start);
+        v->u.str.s = (const char *)p->b + t->start;
+        v->u.str.len = t->end - t->start;
         return v;
     }
     case T_STRING:
@@ -919,35 +1552,37 @@ static gql_value *parse_value(parser *p, int is_const)
         return parse_string_literal(p);
     case T_NAME: {
         advance(p);
+        gql_str name = tval(p, t);
         gql_value *v;
-        if (gql_str_eqc(t.value, "true") || gql_str_eqc(t.value, "false")) {
-            v = new_value(p, GQL_VALUE_BOOLEAN, t.start);
-            v->boolean = t.value.len == 4;
-        } else if (gql_str_eqc(t.value, "null")) {
-            v = new_value(p, GQL_VALUE_NULL, t.start);
+        if (gql_str_eqc(name, "true") || gql_str_eqc(name, "false")) {
+            v = new_value(p, GQL_VALUE_BOOLEAN, t->start);
+            v->boolean = name.len == 4;
+        } else if (gql_str_eqc(name, "null")) {
+            v = new_value(p, GQL_VALUE_NULL, t->start);
         } else {
-            v = new_value(p, GQL_VALUE_ENUM, t.start);
-            v->u.str = t.value;
+            v = new_value(p, GQL_VALUE_ENUM, t->start);
+            v->u.str = name;
         }
         return v;
     }
     case T_DOLLAR:
         if (is_const) {
             expect(p, T_DOLLAR);
-            if (p->tok.kind == T_NAME) {
+            if (p->t->kind == T_NAME) {
+                gql_str name = tval(p, p->t);
                 gql_buf b;
                 gql_buf_init(&b, 0);
                 gql_buf_puts(&b, "Unexpected variable \"$");
-                gql_buf_append(&b, p->tok.value.s, p->tok.value.len);
+                gql_buf_append(&b, name.s, name.len);
                 gql_buf_puts(&b, "\" in constant value.");
                 char *m = gql_arena_strndup(p->A, b.data, b.len);
                 size_t n = b.len;
                 gql_buf_free(&b);
                 if (!m)
                     fail_oom(p);
-                fail_n(p, t.start, m, n);
+                fail_n(p, t->start, m, n);
             }
-            unexpected(p, &t);
+            unexpected(p, t);
         }
         return parse_variable_value(p);
     default:
@@ -957,18 +1592,22 @@ static gql_value *parse_value(parser *p, int is_const)
 
 static gql_argument *parse_arguments(parser *p, int is_const, uint32_t *n)
 {
-    *n = 0;
-    if (!expect_optional(p, T_PAREN_L))
+    const token *open = p->t;
+    if (open->kind != T_PAREN_L) {
+        *n = 0;
         return NULL;
-    size_t m = mark(p);
+    }
+    advance(p);
+    vec v;
+    vec_init(p, &v, open, 3, sizeof(gql_argument));
     do {
-        gql_argument a;
-        a.name = parse_name(p, &a.loc);
+        gql_argument *a = vec_add(p, &v, sizeof *a);
+        a->name = parse_name(p, &a->loc);
         expect(p, T_COLON);
-        a.value = parse_value(p, is_const);
-        push(p, &a, sizeof a);
+        a->value = parse_value(p, is_const);
     } while (!expect_optional(p, T_PAREN_R));
-    return collect(p, m, sizeof(gql_argument), n);
+    *n = v.n;
+    return v.items;
 }
 
 static gql_directive *parse_directives(parser *p, int is_const, uint32_t *n)
@@ -979,7 +1618,7 @@ static gql_directive *parse_directives(parser *p, int is_const, uint32_t *n)
     size_t m = mark(p);
     while (peek(p, T_AT)) {
         gql_directive d;
-        d.loc = p->tok.start;
+        d.loc = p->t->start;
         advance(p);
         d.name = parse_name(p, NULL);
         d.args = parse_arguments(p, is_const, &d.nargs);
@@ -999,7 +1638,7 @@ static gql_type_node *parse_named_type(parser *p)
 
 static gql_type_node *parse_type_reference(parser *p)
 {
-    uint32_t start = p->tok.start;
+    uint32_t start = p->t->start;
     gql_type_node *type;
     if (expect_optional(p, T_BRACKET_L)) {
         enter(p, start);
@@ -1029,91 +1668,139 @@ static gql_type_node *parse_type_reference(parser *p)
 
 static gql_selection_set *parse_selection_set(parser *p);
 
-static void parse_selection(parser *p)
+static __attribute__((noinline)) void grow_spreads(parser *p)
 {
-    gql_selection s;
-    memset(&s, 0, sizeof s);
-    s.loc = p->tok.start;
-    if (peek(p, T_SPREAD)) {
+    p->spreads = grow_array(p, p->spreads, NULL, &p->capspreads, sizeof *p->spreads, 16);
+}
+
+/* Parses one selection into `s`; returns whether a fragment spread occurs in it. */
+static int parse_selection(parser *p, gql_selection *s)
+{
+    const token *t = p->t;
+    s->loc = t->start;
+    if (t->kind == T_SPREAD) {
         advance(p);
         int has_type_cond = expect_optional_keyword(p, "on");
         if (!has_type_cond && peek(p, T_NAME)) {
-            s.kind = GQL_SEL_SPREAD;
+            s->kind = GQL_SEL_SPREAD;
+            gql_spread_node *sp = &s->u.spread;
             /* parseFragmentName: `on` cannot name a fragment (already consumed above) */
-            s.u.spread.name = parse_name(p, &s.u.spread.name_loc);
-            s.u.spread.dirs = parse_directives(p, 0, &s.u.spread.ndirs);
-            s.u.spread.fragment = -1;
-        } else {
-            s.kind = GQL_SEL_INLINE;
-            s.u.inl.type_cond = has_type_cond ? parse_named_type(p) : NULL;
-            s.u.inl.dirs = parse_directives(p, 0, &s.u.inl.ndirs);
-            s.u.inl.sel = parse_selection_set(p);
+            sp->name = parse_name(p, &sp->name_loc);
+            sp->dirs = parse_directives(p, 0, &sp->ndirs);
+            sp->fragment = -1;
+            if (p->nspreads == p->capspreads)
+                grow_spreads(p);
+            p->spreads[p->nspreads++] = sp;
+            return 1;
         }
-    } else {
-        s.kind = GQL_SEL_FIELD;
-        gql_field_node *f = &s.u.field;
-        uint32_t l;
-        gql_str first = parse_name(p, &l);
-        if (expect_optional(p, T_COLON)) {
-            f->alias = first;
-            f->alias_loc = l;
-            f->name = parse_name(p, &f->name_loc);
-        } else {
-            f->name = first;
-            f->name_loc = l;
-        }
-        f->args = parse_arguments(p, 0, &f->nargs);
-        f->dirs = parse_directives(p, 0, &f->ndirs);
-        f->sel = peek(p, T_BRACE_L) ? parse_selection_set(p) : NULL;
+        s->kind = GQL_SEL_INLINE;
+        gql_inline_node *in = &s->u.inl;
+        in->type_cond = has_type_cond ? parse_named_type(p) : NULL;
+        in->dirs = parse_directives(p, 0, &in->ndirs);
+        in->sel = parse_selection_set(p);
+        return in->sel->has_spread;
     }
-    push(p, &s, sizeof s);
+    s->kind = GQL_SEL_FIELD;
+    gql_field_node *f = &s->u.field;
+    uint32_t l;
+    gql_str first = parse_name(p, &l);
+    if (p->t->kind == T_COLON) {
+        advance(p);
+        f->alias = first;
+        f->alias_loc = l;
+        f->name = parse_name(p, &f->name_loc);
+    } else {
+        f->alias.s = NULL;
+        f->alias.len = 0;
+        f->alias_loc = 0;
+        f->name = first;
+        f->name_loc = l;
+    }
+    f->args = NULL;
+    f->nargs = 0;
+    if (p->t->kind == T_PAREN_L)
+        f->args = parse_arguments(p, 0, &f->nargs);
+    f->dirs = NULL;
+    f->ndirs = 0;
+    if (p->t->kind == T_AT)
+        f->dirs = parse_directives(p, 0, &f->ndirs);
+    if (p->t->kind == T_BRACE_L) {
+        f->sel = parse_selection_set(p);
+        return f->sel->has_spread;
+    }
+    f->sel = NULL;
+    return 0;
 }
 
 static gql_selection_set *parse_selection_set(parser *p)
 {
-    uint32_t start = p->tok.start;
-    enter(p, start);
+    const token *open = p->t;
+    enter(p, open->start);
     gql_selection_set *ss = alloc(p, sizeof *ss);
-    ss->loc = start;
+    ss->loc = open->start;
     ss->id = p->nsel++;
     expect(p, T_BRACE_L);
-    size_t m = mark(p);
+    vec v;
+    vec_init(p, &v, open, 1, sizeof(gql_selection));
+    int has_spread = 0;
     do {
-        parse_selection(p);
+        gql_selection *s = vec_add(p, &v, sizeof *s);
+        const token *t = p->t;
+        /* the usual selection, a bare field name (its leaf or its own set next) */
+        if (t->kind == T_NAME && (t[1].kind == T_NAME || t[1].kind == T_BRACE_R || t[1].kind == T_BRACE_L)) {
+            s->kind = GQL_SEL_FIELD;
+            s->loc = t->start;
+            gql_field_node *f = &s->u.field;
+            f->alias.s = NULL;
+            f->alias.len = 0;
+            f->alias_loc = 0;
+            f->name.s = (const char *)p->b + t->start;
+            f->name.len = t->end - t->start;
+            f->name_loc = t->start;
+            f->args = NULL;
+            f->nargs = 0;
+            f->dirs = NULL;
+            f->ndirs = 0;
+            p->t = t + 1;
+            if (t[1].kind == T_BRACE_L) {
+                f->sel = parse_selection_set(p);
+                has_spread |= f->sel->has_spread;
+            } else {
+                f->sel = NULL;
+            }
+            continue;
+        }
+        has_spread |= parse_selection(p, s);
     } while (!expect_optional(p, T_BRACE_R));
-    ss->items = collect(p, m, sizeof(gql_selection), &ss->n);
-    ss->has_spread = 0;
-    for (uint32_t i = 0; i < ss->n; i++) {
-        gql_selection *s = &ss->items[i];
-        if (s->kind == GQL_SEL_SPREAD || (s->kind == GQL_SEL_FIELD && s->u.field.sel && s->u.field.sel->has_spread) ||
-            (s->kind == GQL_SEL_INLINE && s->u.inl.sel->has_spread))
-            ss->has_spread = 1;
-    }
+    ss->items = v.items;
+    ss->n = v.n;
+    ss->has_spread = (uint8_t)has_spread;
     leave(p);
     return ss;
 }
 
 static int parse_operation_type(parser *p, uint32_t *loc)
 {
-    if (p->tok.kind != T_NAME)
+    const token *t = p->t;
+    if (t->kind != T_NAME)
         fail_expected(p, T_NAME);
-    token t = p->tok;
     advance(p);
     if (loc)
-        *loc = t.start;
-    if (gql_str_eqc(t.value, "query"))
+        *loc = t->start;
+    gql_str v = tval(p, t);
+    if (gql_str_eqc(v, "query"))
         return GQL_OP_QUERY;
-    if (gql_str_eqc(t.value, "mutation"))
+    if (gql_str_eqc(v, "mutation"))
         return GQL_OP_MUTATION;
-    if (gql_str_eqc(t.value, "subscription"))
+    if (gql_str_eqc(v, "subscription"))
         return GQL_OP_SUBSCRIPTION;
-    unexpected(p, &t);
+    unexpected(p, t);
 }
 
 static void parse_operation_definition(parser *p, gql_definition *d)
 {
     d->kind = GQL_DEF_OPERATION;
-    d->loc = p->tok.start;
+    d->loc = p->t->start;
     gql_operation_node *op = &d->u.op;
     memset(op, 0, sizeof *op);
     if (peek(p, T_BRACE_L)) {
@@ -1125,22 +1812,22 @@ static void parse_operation_definition(parser *p, gql_definition *d)
     op->operation = (uint8_t)parse_operation_type(p, NULL);
     if (peek(p, T_NAME))
         op->name = parse_name(p, &op->name_loc);
+    const token *open = p->t;
     if (expect_optional(p, T_PAREN_L)) {
-        size_t m = mark(p);
+        vec vars;
+        vec_init(p, &vars, open, 4, sizeof(gql_variable_def));
         do {
-            gql_variable_def v;
-            memset(&v, 0, sizeof v);
-            v.loc = p->tok.start;
+            gql_variable_def *v = vec_add(p, &vars, sizeof *v);
+            v->loc = p->t->start;
             expect(p, T_DOLLAR);
-            v.name = parse_name(p, NULL);
+            v->name = parse_name(p, NULL);
             expect(p, T_COLON);
-            v.type = parse_type_reference(p);
-            if (expect_optional(p, T_EQUALS))
-                v.default_value = parse_value(p, 1);
-            v.dirs = parse_directives(p, 1, &v.ndirs);
-            push(p, &v, sizeof v);
+            v->type = parse_type_reference(p);
+            v->default_value = expect_optional(p, T_EQUALS) ? parse_value(p, 1) : NULL;
+            v->dirs = parse_directives(p, 1, &v->ndirs);
         } while (!expect_optional(p, T_PAREN_R));
-        op->vars = collect(p, m, sizeof(gql_variable_def), &op->nvars);
+        op->vars = vars.items;
+        op->nvars = vars.n;
     }
     op->dirs = parse_directives(p, 0, &op->ndirs);
     op->sel = parse_selection_set(p);
@@ -1149,11 +1836,11 @@ static void parse_operation_definition(parser *p, gql_definition *d)
 static void parse_fragment_definition(parser *p, gql_definition *d)
 {
     d->kind = GQL_DEF_FRAGMENT;
-    d->loc = p->tok.start;
+    d->loc = p->t->start;
     gql_fragment_node *f = &d->u.frag;
     memset(f, 0, sizeof *f);
     expect_keyword(p, "fragment");
-    if (p->tok.kind == T_NAME && gql_str_eqc(p->tok.value, "on"))
+    if (tok_is(p, p->t, "on"))
         unexpected(p, NULL);
     f->name = parse_name(p, &f->name_loc);
     expect_keyword(p, "on");
@@ -1178,7 +1865,7 @@ static gql_input_value_def *parse_input_value_defs(parser *p, int open, int clos
     do {
         gql_input_value_def iv;
         memset(&iv, 0, sizeof iv);
-        iv.loc = p->tok.start;
+        iv.loc = p->t->start;
         iv.description = parse_description(p);
         iv.name = parse_name(p, &iv.name_loc);
         expect(p, T_COLON);
@@ -1216,7 +1903,7 @@ static void parse_fields_definition(parser *p, gql_typedef_node *t)
     do {
         gql_field_def_node f;
         memset(&f, 0, sizeof f);
-        f.loc = p->tok.start;
+        f.loc = p->t->start;
         f.description = parse_description(p);
         f.name = parse_name(p, &f.name_loc);
         f.args = parse_input_value_defs(p, T_PAREN_L, T_PAREN_R, &f.nargs);
@@ -1236,11 +1923,10 @@ static void parse_enum_values(parser *p, gql_typedef_node *t)
     do {
         gql_enum_value_def v;
         memset(&v, 0, sizeof v);
-        v.loc = p->tok.start;
+        v.loc = p->t->start;
         v.description = parse_description(p);
-        if (p->tok.kind == T_NAME && (gql_str_eqc(p->tok.value, "true") || gql_str_eqc(p->tok.value, "false") ||
-                                       gql_str_eqc(p->tok.value, "null")))
-            fail_token(p, p->tok.start, "", &p->tok, " is reserved and cannot be used for an enum value.");
+        if (tok_is(p, p->t, "true") || tok_is(p, p->t, "false") || tok_is(p, p->t, "null"))
+            fail_token(p, p->t->start, "", p->t, " is reserved and cannot be used for an enum value.");
         v.name = parse_name(p, &v.name_loc);
         v.dirs = parse_directives(p, 1, &v.ndirs);
         push(p, &v, sizeof v);
@@ -1259,7 +1945,7 @@ static void parse_operation_types(parser *p, gql_schema_def_node *s, int optiona
     size_t m = mark(p);
     do {
         gql_operation_type_def o;
-        o.loc = p->tok.start;
+        o.loc = p->t->start;
         o.operation = (uint8_t)parse_operation_type(p, NULL);
         expect(p, T_COLON);
         o.type = parse_named_type(p);
@@ -1277,7 +1963,7 @@ static const char *const directive_locations[] = {
 static void parse_directive_definition(parser *p, gql_definition *d)
 {
     d->kind = GQL_DEF_DIRECTIVE;
-    d->loc = p->tok.start;
+    d->loc = p->t->start;
     gql_directive_def_node *dd = &d->u.directive;
     memset(dd, 0, sizeof *dd);
     dd->description = parse_description(p);
@@ -1290,7 +1976,7 @@ static void parse_directive_definition(parser *p, gql_definition *d)
     expect_optional(p, T_PIPE);
     size_t m = mark(p);
     do {
-        token start = p->tok;
+        const token *start = p->t;
         gql_directive_location_node l;
         l.name = parse_name(p, &l.loc);
         int ok = 0;
@@ -1298,7 +1984,7 @@ static void parse_directive_definition(parser *p, gql_definition *d)
             if (gql_str_eqc(l.name, directive_locations[i]))
                 ok = 1;
         if (!ok)
-            unexpected(p, &start);
+            unexpected(p, start);
         push(p, &l, sizeof l);
     } while (expect_optional(p, T_PIPE));
     dd->locations = collect(p, m, sizeof(gql_directive_location_node), &dd->nlocations);
@@ -1383,15 +2069,15 @@ static void parse_schema_definition(parser *p, gql_definition *d, gql_value *des
 static void parse_definition(parser *p, gql_definition *d)
 {
     memset(d, 0, sizeof *d);
-    d->loc = p->tok.start;
+    d->loc = p->t->start;
     if (peek(p, T_BRACE_L)) {
         parse_operation_definition(p, d);
         return;
     }
     int has_desc = peek(p, T_STRING) || peek(p, T_BLOCK_STRING);
-    const token *kwt = has_desc ? lookahead(p) : &p->tok;
+    const token *kwt = has_desc ? lookahead(p) : p->t;
     if (kwt->kind == T_NAME) {
-        gql_str v = kwt->value;
+        gql_str v = tval(p, kwt);
         const char *kw;
         int kind = typedef_keyword(v, &kw);
         if (kind >= 0 || gql_str_eqc(v, "schema") || gql_str_eqc(v, "directive")) {
@@ -1407,7 +2093,7 @@ static void parse_definition(parser *p, gql_definition *d)
             return;
         }
         if (has_desc)
-            fail(p, p->tok.start, "Unexpected description, descriptions are supported only on type definitions.");
+            fail(p, p->t->start, "Unexpected description, descriptions are supported only on type definitions.");
         if (gql_str_eqc(v, "query") || gql_str_eqc(v, "mutation") || gql_str_eqc(v, "subscription")) {
             parse_operation_definition(p, d);
             return;
@@ -1419,7 +2105,7 @@ static void parse_definition(parser *p, gql_definition *d)
         if (gql_str_eqc(v, "extend")) {
             const token *k = lookahead(p);
             if (k->kind == T_NAME) {
-                gql_str kv = k->value;
+                gql_str kv = tval(p, k);
                 int ek = typedef_keyword(kv, &kw);
                 if (ek >= 0) {
                     expect_keyword(p, "extend");
@@ -1432,60 +2118,96 @@ static void parse_definition(parser *p, gql_definition *d)
                     return;
                 }
             }
-            token kt = *k;
-            unexpected(p, &kt);
+            unexpected(p, k);
         }
     }
-    token kt = *kwt;
-    unexpected(p, &kt);
+    unexpected(p, kwt);
 }
 
-/* Points every fragment spread at its definition (iterative walk over the tree). */
-static void link_spreads(gql_document *doc, gql_strmap *frags)
+/* The index of the fragment named `name` in doc->fragments, or -1: a short list is
+ * searched directly, a long one through `map` (built by the caller). */
+static int32_t find_fragment(const gql_document *doc, const gql_strmap *map, gql_str name)
 {
-    /* explicit stack of selection sets; nesting is bounded by GQL_MAX_NESTING but
-     * the stack holds siblings too, so it grows as needed */
-    size_t cap = 64, top = 0;
-    gql_selection_set **stack = malloc(cap * sizeof *stack);
-    if (!stack)
+    if (map) {
+        void *v = gql__strmap_get(map, name.s, name.len);
+        return v ? (int32_t)((uintptr_t)v - 1) : -1;
+    }
+    for (uint32_t i = 0; i < doc->nfragments; i++) {
+        gql_str f = doc->fragments[i]->name;
+        if (f.len == name.len && f.s[0] == name.s[0] && memcmp(f.s, name.s, f.len) == 0)
+            return (int32_t)i;
+    }
+    return -1;
+}
+
+#define FRAGMENT_MAP_MIN 16
+
+/* Builds the fragment table (one entry per name, the last definition wins, as in
+ * graphql-js) and points every fragment spread at its definition. */
+static void link_fragments(parser *p, gql_document *doc)
+{
+    uint32_t nfrag = 0;
+    for (uint32_t i = 0; i < doc->ndefs; i++)
+        nfrag += doc->defs[i].kind == GQL_DEF_FRAGMENT;
+    if (!nfrag)
         return;
+    gql_strmap map, *mp = NULL;
+    if (nfrag >= FRAGMENT_MAP_MIN) {
+        gql__strmap_init(&map, p->A, nfrag);
+        mp = &map;
+    }
+    doc->fragments = alloc(p, nfrag * sizeof(gql_fragment_node *));
     for (uint32_t i = 0; i < doc->ndefs; i++) {
-        gql_definition *d = &doc->defs[i];
-        gql_selection_set *root = d->kind == GQL_DEF_OPERATION  ? d->u.op.sel
-                                  : d->kind == GQL_DEF_FRAGMENT ? d->u.frag.sel
-                                                                : NULL;
-        if (!root || !root->has_spread)
+        if (doc->defs[i].kind != GQL_DEF_FRAGMENT)
             continue;
-        stack[top++] = root;
-        while (top) {
-            gql_selection_set *ss = stack[--top];
-            for (uint32_t j = 0; j < ss->n; j++) {
-                gql_selection *s = &ss->items[j];
-                gql_selection_set *child = NULL;
-                if (s->kind == GQL_SEL_SPREAD) {
-                    void *v = gql__strmap_get(frags, s->u.spread.name.s, s->u.spread.name.len);
-                    s->u.spread.fragment = v ? (int32_t)((uintptr_t)v - 1) : -1;
-                } else if (s->kind == GQL_SEL_FIELD) {
-                    child = s->u.field.sel;
-                } else {
-                    child = s->u.inl.sel;
-                }
-                if (child && child->has_spread) {
-                    if (top == cap) {
-                        cap *= 2;
-                        gql_selection_set **n = realloc(stack, cap * sizeof *n);
-                        if (!n) {
-                            free(stack);
-                            return;
-                        }
-                        stack = n;
-                    }
-                    stack[top++] = child;
-                }
-            }
+        gql_fragment_node *f = &doc->defs[i].u.frag;
+        int32_t k = find_fragment(doc, mp, f->name);
+        if (k >= 0) {
+            doc->fragments[k] = f;
+        } else {
+            doc->fragments[doc->nfragments] = f;
+            if (mp && gql__strmap_put(mp, f->name.s, f->name.len, (void *)(uintptr_t)(doc->nfragments + 1)))
+                fail_oom(p);
+            doc->nfragments++;
         }
     }
-    free(stack);
+    for (uint32_t i = 0; i < p->nspreads; i++)
+        p->spreads[i]->fragment = find_fragment(doc, mp, p->spreads[i]->name);
+}
+
+/* Releases what the parser malloc'ed (its inline buffers aside). */
+static void parser_release(parser *p)
+{
+    if (p->toks != p->itoks)
+        free(p->toks);
+    if (p->text != p->itext)
+        free((void *)p->text); /* with the bitmap */
+    if (p->lines != p->ilines)
+        free(p->lines);
+    if (p->scratch != p->iscratch)
+        free(p->scratch);
+    free(p->strs);
+    free(p->spreads);
+    free(p->tmp);
+    gql_buf_free(&p->sbuf);
+}
+
+/* The document lives in its own arena; the first chunk is sized for the tree a
+ * document of this length usually needs, so that most parses take one malloc. */
+static gql_document *new_document(size_t len, size_t limit)
+{
+    gql_arena a;
+    gql_arena_init(&a, limit);
+    size_t guess = len * 12 + 1024;
+    gql__arena_set_next_chunk(&a, guess);
+    gql_document *doc = gql_arena_alloc(&a, sizeof *doc);
+    if (!doc) {
+        gql_arena_free(&a);
+        return NULL;
+    }
+    memset(doc, 0, sizeof *doc);
+    doc->arena = a;
+    return doc;
 }
 
 gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *opts, gql_errors *errors)
@@ -1498,25 +2220,20 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
         gql_errors_add(errors, "Syntax Error: Document is too large.");
         return NULL;
     }
-    gql_document *doc = calloc(1, sizeof *doc);
+    gql_document *doc = new_document(len, opts->arena_limit);
     if (!doc) {
         gql_errors_add(errors, "Out of memory.");
         return NULL;
     }
-    gql_arena_init(&doc->arena, opts->arena_limit);
-    parser *p = calloc(1, sizeof *p);
-    if (!p) {
-        free(doc);
-        gql_errors_add(errors, "Out of memory.");
-        return NULL;
-    }
+    /* the parser state (with its inline buffers) is on the stack */
+    parser ps;
+    parser *p = &ps;
+    memset(p, 0, offsetof(parser, itoks));
     p->A = &doc->arena;
     if (opts->copy_source && len) {
         char *copy = gql_arena_strndup(p->A, text, len);
         if (!copy) {
-            gql_arena_free(&doc->arena);
-            free(doc);
-            free(p);
+            gql_document_free(doc);
             gql_errors_add(errors, "Out of memory.");
             return NULL;
         }
@@ -1525,14 +2242,49 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
     p->b = (const unsigned char *)(text ? text : "");
     p->len = (uint32_t)len;
     p->max_tokens = opts->max_tokens;
-    p->tok.kind = T_SOF;
+    /* about one token per four bytes of text, usually */
+    p->toks = p->itoks;
+    p->tokcap = INLINE_TOKENS;
+    if (len / 4 > INLINE_TOKENS) {
+        token *t = malloc((len / 4 + 16) * sizeof *t);
+        if (t) {
+            p->toks = t;
+            p->tokcap = (uint32_t)(len / 4 + 16);
+        }
+    }
+    p->lines = p->ilines;
+    p->caplines = INLINE_LINES;
+    p->scratch = p->iscratch;
+    p->scap = INLINE_SCRATCH;
     gql_buf_init(&p->sbuf, 0);
     doc->source.name = opts->source_name;
     doc->source.body = (const char *)p->b;
     doc->source.len = (uint32_t)len;
 
+    p->lines[p->nlines++] = 0;
+    /* the lexer's copy of the text and its bitmap: inline, or one block */
+    size_t tsize = text_size((uint32_t)len);
+    unsigned char *copy;
+    uint64_t *bits;
+    if (tsize <= INLINE_TEXT) {
+        copy = p->itext;
+        bits = p->ibits;
+    } else {
+        copy = malloc(tsize + tsize / 8);
+        bits = (uint64_t *)(void *)(copy + tsize);
+    }
+    p->text = copy ? copy : p->itext;
+    if (!copy) {
+        p->oom = 1;
+    } else {
+        p->name_bits = bits;
+        prepare_text(p->b, (uint32_t)len, copy, bits);
+        prelex(p);
+    }
     if (setjmp(p->jb) == 0) {
-        add_line(p, 0);
+        if (p->oom)
+            fail_oom(p);
+        p->t = p->toks;
         /* many(SOF, parseDefinition, EOF) */
         expect(p, T_SOF);
         size_t m = mark(p);
@@ -1543,44 +2295,11 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
         } while (!expect_optional(p, T_EOF));
         doc->defs = collect(p, m, sizeof(gql_definition), &doc->ndefs);
         doc->nselection_sets = p->nsel;
-        doc->ntokens = p->ntokens;
-        /* finish the line table: the lexer stopped at the last token */
-        for (uint32_t i = p->tok.end; i < p->len; i++) {
-            if (p->b[i] == '\n')
-                add_line(p, i + 1);
-            else if (p->b[i] == '\r') {
-                if (i + 1 < p->len && p->b[i + 1] == '\n')
-                    i++;
-                add_line(p, i + 1);
-            }
-        }
+        doc->ntokens = p->ntoks - 2; /* SOF and EOF do not count */
         doc->source.line_starts = alloc(p, p->nlines * sizeof(uint32_t));
         memcpy(doc->source.line_starts, p->lines, p->nlines * sizeof(uint32_t));
         doc->source.nlines = p->nlines;
-        /* fragment table: last definition of a name wins */
-        uint32_t nfrag = 0;
-        for (uint32_t i = 0; i < doc->ndefs; i++)
-            nfrag += doc->defs[i].kind == GQL_DEF_FRAGMENT;
-        if (nfrag) {
-            gql_strmap map;
-            gql__strmap_init(&map, p->A, nfrag);
-            doc->fragments = alloc(p, nfrag * sizeof(gql_fragment_node *));
-            for (uint32_t i = 0; i < doc->ndefs; i++) {
-                if (doc->defs[i].kind != GQL_DEF_FRAGMENT)
-                    continue;
-                gql_fragment_node *f = &doc->defs[i].u.frag;
-                void *v = gql__strmap_get(&map, f->name.s, f->name.len);
-                if (v) {
-                    doc->fragments[(uintptr_t)v - 1] = f;
-                } else {
-                    doc->fragments[doc->nfragments] = f;
-                    if (gql__strmap_put(&map, f->name.s, f->name.len, (void *)(uintptr_t)(doc->nfragments + 1)))
-                        fail_oom(p);
-                    doc->nfragments++;
-                }
-            }
-            link_spreads(doc, &map);
-        }
+        link_fragments(p, doc);
     } else {
         gql_source src = doc->source;
         src.line_starts = p->lines;
@@ -1591,20 +2310,11 @@ gql_document *gql_parse(const char *text, size_t len, const gql_parse_options *o
             gql_error *e = gql_errors_addn(errors, p->errmsg, p->errlen);
             gql_error_add_location(errors, e, &src, p->errpos);
         }
-        free(p->lines);
-        free(p->scratch);
-        free(p->tmp);
-        gql_buf_free(&p->sbuf);
-        free(p);
-        gql_arena_free(&doc->arena);
-        free(doc);
+        parser_release(p);
+        gql_document_free(doc);
         return NULL;
     }
-    free(p->lines);
-    free(p->scratch);
-    free(p->tmp);
-    gql_buf_free(&p->sbuf);
-    free(p);
+    parser_release(p);
     return doc;
 }
 
@@ -1612,10 +2322,10 @@ void gql_document_free(gql_document *doc)
 {
     if (!doc)
         return;
-    gql_arena_free(&doc->arena);
-    free(doc);
+    /* the document is inside its own arena */
+    gql_arena a = doc->arena;
+    gql_arena_free(&a);
 }
-
 gql_location gql_source_location(const gql_source *src, uint32_t offset)
 {
     gql_location l = {1, 1};

@@ -306,28 +306,51 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                      "8081828384858687888990919293949596979899";
 
-int gql__fmt_i64(char *out, int64_t v)
+/* Decimal digits of u (1..20). */
+static inline int count_digits(uint64_t u)
 {
-    char t[24];
-    int n = 24;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int n = 1;
+    for (;;) {
+        if (u < 10)
+            return n;
+        if (u < 100)
+            return n + 1;
+        if (u < 1000)
+            return n + 2;
+        if (u < 10000)
+            return n + 3;
+        u /= 10000;
+        n += 4;
+    }
+}
+
+/* Writes the digits of u at `out` (no NUL); returns their number. */
+static inline int fmt_u64(char *out, uint64_t u)
+{
+    int n = count_digits(u);
+    char *p = out + n;
     while (u >= 100) {
         unsigned r = (unsigned)(u % 100);
         u /= 100;
-        t[--n] = digit_pairs[r * 2 + 1];
-        t[--n] = digit_pairs[r * 2];
+        p -= 2;
+        memcpy(p, digit_pairs + r * 2, 2);
     }
-    if (u >= 10) {
-        t[--n] = digit_pairs[u * 2 + 1];
-        t[--n] = digit_pairs[u * 2];
-    } else {
-        t[--n] = (char)('0' + u);
-    }
+    if (u >= 10)
+        memcpy(p - 2, digit_pairs + u * 2, 2);
+    else
+        p[-1] = (char)('0' + u);
+    return n;
+}
+
+int gql__fmt_i64(char *out, int64_t v)
+{
     int k = 0;
-    if (v < 0)
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
         out[k++] = '-';
-    memcpy(out + k, t + n, (size_t)(24 - n));
-    k += 24 - n;
+        u = (uint64_t)0 - u;
+    }
+    k += fmt_u64(out + k, u);
     out[k] = 0;
     return k;
 }
@@ -401,6 +424,27 @@ int gql__js_number(char *out, double d)
             double r = m < 4503599627370496.0 ? (m + 4503599627370496.0) - 4503599627370496.0 : m;
             if (r / pow10_exact[k] != a)
                 continue;
+            if (a >= 1.0) {
+                /* the decimal form "int.frac": r / 10^k and r % 10^k, whose last digit
+                 * is not zero (with one zero fewer, k - 1 would have matched) */
+                uint64_t ri = (uint64_t)r, p = 1;
+                for (int i = 0; i < k; i++)
+                    p *= 10;
+                char *o = out;
+                if (neg)
+                    *o++ = '-';
+                o += fmt_u64(o, ri / p);
+                if (k) {
+                    uint64_t f = ri % p;
+                    *o++ = '.';
+                    int fd = count_digits(f);
+                    for (int i = fd; i < k; i++)
+                        *o++ = '0';
+                    o += fmt_u64(o, f);
+                }
+                *o = 0;
+                return (int)(o - out);
+            }
             char digits[24];
             int len = gql__fmt_i64(digits, (int64_t)r);
             /* strip trailing zeros: value = digits × 10^(-k) */

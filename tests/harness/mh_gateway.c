@@ -30,6 +30,10 @@ mh_service_t *mh_gateway_start(const char *const *env)
                            "ORDER_URL=http://127.0.0.1:9", "CATEGORY_URL=http://127.0.0.1:9",
                            "COUPON_URL=http://127.0.0.1:9"};
     size_t n = 7;
+    /* Without the harness' Redis the gateway must not find another one on the default
+     * port (its rate limits would be shared with whatever runs there): port 9 again. */
+    if (mh_redis_url()[0] == '\0')
+        all[n++] = "REDIS_URL=redis://127.0.0.1:9";
     for (const char *const *e = env; e != NULL && *e != NULL && n < 46; ++e)
         all[n++] = *e;
     all[n] = NULL;

@@ -10,7 +10,16 @@ const require = createRequire(path.join(root, 'package.json'));
 const { auditServer } = require('graphql-http');
 
 const url = process.argv[2];
-const results = await auditServer({ url });
+// The gateway refuses GET requests a browser could send cross-site without a preflight
+// (CSRF prevention, docs/gateway.md); real clients mark theirs with a header, and so
+// does the audit's fetch. Nothing else of the requests changes.
+const fetchFn = (input, init = {}) => {
+  if ((init.method || 'GET').toUpperCase() !== 'GET') return fetch(input, init);
+  const headers = new Headers(init.headers);
+  headers.set('apollo-require-preflight', 'true');
+  return fetch(input, { ...init, headers });
+};
+const results = await auditServer({ url, fetchFn });
 let ok = 0;
 for (const r of results) {
   if (r.status === 'ok') ok++;

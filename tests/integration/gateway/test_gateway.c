@@ -333,7 +333,7 @@ static void forbidden_data_stays_hidden(void **state)
     json_decref(a);
 }
 
-static void the_request_id_reaches_the_services(void **state)
+static void the_request_id_and_the_trace_reach_the_services(void **state)
 {
     (void)state;
     size_t pm = mh_log_mark(product);
@@ -348,6 +348,21 @@ static void the_request_id_reaches_the_services(void **state)
     assert_int_equal(r.status, 200);
     mh_response_free(&r);
     assert_int_equal(mh_log_count(product, pm, "\"request_id\":\"e2e-trace-4242\""), 1);
+
+    /* the client's W3C trace: the same trace id in the gateway's and the services' lines */
+    size_t cm = mh_log_mark(category);
+    pm = mh_log_mark(product);
+    const char *traced[] = {"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL};
+    body = json_pack("{s:s}", "query", "{ products(first: 2) { nodes { category { name } } } }");
+    assert_int_equal(mh_http(&(mh_request_t){.method = "POST", .url = mh_url(gw, "/graphql"), .headers = traced,
+                                             .json = body},
+                             &r),
+                     0);
+    json_decref(body);
+    assert_int_equal(r.status, 200);
+    mh_response_free(&r);
+    assert_true(mh_log_count(product, pm, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") >= 1);
+    assert_true(mh_log_count(category, cm, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") >= 1);
 }
 
 static bool ready_is(void *want)
@@ -401,7 +416,7 @@ int main(void)
         cmocka_unit_test(nested_lookups_make_one_call_per_level),
         cmocka_unit_test(reviews_and_their_conflicts),
         cmocka_unit_test(forbidden_data_stays_hidden),
-        cmocka_unit_test(the_request_id_reaches_the_services),
+        cmocka_unit_test(the_request_id_and_the_trace_reach_the_services),
         cmocka_unit_test(a_stopped_service_gives_partial_data),
     };
     return mh_run_group("gateway/services", tests, setup, teardown);

@@ -68,6 +68,9 @@ static void test_depth(void **state)
     st = measure("{ __schema { types { fields { type { name } } } } me { name } }", NULL, &l, &n, NULL);
     assert_int_equal(n, 0);
     assert_int_equal(st.depth, 2);
+    /* but aliases of __typename are an alias bomb all the same */
+    st = measure("{ me { a: __typename b: __typename c: __typename } }", NULL, &l, &n, NULL);
+    assert_int_equal(st.aliases, 3);
 }
 
 static void test_aliases_and_directives_count_expansions(void **state)
@@ -124,6 +127,56 @@ static void test_cost(void **state)
     free(first);
 }
 
+/* Relay connections: the size argument is on the field, the lists are below it. */
+static void test_cost_of_connections(void **state)
+{
+    (void)state;
+    gql_schema *cs = schema_of("type Query { products(first: Int = 20, after: String): ProductConnection }\n"
+                               "type ProductConnection { edges: [Edge] nodes: [Product] totalCount: Int "
+                               "pageInfo: PageInfo }\n"
+                               "type PageInfo { hasNextPage: Boolean }\n"
+                               "type Edge { cursor: String node: Product }\n"
+                               "type Product { name: String reviews(first: Int = 10): ReviewConnection tags: [String] }\n"
+                               "type ReviewConnection { nodes: [Review] }\n"
+                               "type Review { stars: Int }\n");
+    gql_operation_stats st;
+    gql_errors e;
+    gql_errors_init(&e);
+    const char *queries[] = {
+        /* edges sized by first: 1 + (edges 1 + 50 * (node 1 + name 1)) + totalCount 1 */
+        "{ products(first: 50) { edges { node { name } } totalCount } }",
+        /* the argument's default (20); pageInfo is not multiplied */
+        "{ products { nodes { name } pageInfo { hasNextPage } } }",
+        /* nested connections multiply: 1 + (nodes 1 + 100 * (1 + (reviews 1 + (nodes 1 + 30 * 1)))) */
+        "{ products(first: 100) { nodes { name reviews(first: 30) { nodes { stars } } } } }",
+        /* a list below a node keeps the default size (tags: 10 * 0 subfields = leaf) */
+        "{ products(first: 2) { nodes { tags } } }",
+    };
+    const uint64_t want[] = {
+        1 + (1 + 50 * (1 + 1)) + 1,
+        1 + (1 + 20 * 1) + (1 + 1),
+        1 + (1 + 100 * (1 + (1 + (1 + 30 * 1)))),
+        1 + (1 + 2 * 1),
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); ++i) {
+        gql_document *d = valid_doc(cs, queries[i]);
+        assert_int_equal(gql_limits_check(cs, d, NULL, NULL, NULL, &st, &e), 0);
+        if (st.cost != want[i])
+            fail_msg("%s: cost %llu, want %llu", queries[i], (unsigned long long)st.cost, (unsigned long long)want[i]);
+        gql_document_free(d);
+    }
+    /* from a variable, through a fragment spread inside the connection */
+    json_t *vars = json_pack("{s:i}", "n", 1000);
+    gql_document *d = valid_doc(cs, "query ($n: Int) { products(first: $n) { ...C } } "
+                                    "fragment C on ProductConnection { nodes { name } }");
+    assert_int_equal(gql_limits_check(cs, d, NULL, vars, NULL, &st, &e), 0);
+    assert_int_equal(st.cost, 1 + (1 + 1000 * 1));
+    gql_document_free(d);
+    json_decref(vars);
+    gql_errors_free(&e);
+    gql_schema_unref(cs);
+}
+
 static void test_huge_multipliers_saturate(void **state)
 {
     (void)state;
@@ -166,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_aliases_and_directives_count_expansions),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_cost_of_connections),
         cmocka_unit_test(test_huge_multipliers_saturate),
         cmocka_unit_test(test_tokens),
     };
