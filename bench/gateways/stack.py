@@ -182,6 +182,8 @@ class Stack:
         if name == "gateway":
             env["GATEWAY_SCHEMA_DIR"] = os.path.join(self.root, "schema")
             env["GATEWAY_PLAYGROUND"] = "off"
+            # No rate limit (the peers have none; wrk is one client at thousands per second).
+            env["GATEWAY_RATE_LIMIT"] = "off"
         env.update(extra_env or {})
         binary = os.path.join(self.build, "bin", "mercato-" + name)
         proc = self.start(name, list(argv_prefix) + [binary], env)
