@@ -42,6 +42,8 @@ Settings (environment; defaults in brackets):
   BENCH_SCENARIOS [Q1,Q2,Q3,Q4,M1,S1,profile]
   BENCH_M1_CLIENTS [4]        concurrent checkouts (10-line orders: a quarter, at least 1)
   BENCH_S1_CLIENTS [10000], BENCH_S1_RATE [1000], BENCH_S1_SECONDS [20]
+  BENCH_DEDUPLICATE [off]     our gateway's GATEWAY_DEDUPLICATE (identical queries in flight
+                              share one execution: wrk's identical requests are its best case)
 """
 import argparse
 import base64
@@ -104,6 +106,7 @@ class Settings:
         self.s1_clients = env_num(os.environ.get("BENCH_S1_CLIENTS"), 10000)
         self.s1_rate = env_num(os.environ.get("BENCH_S1_RATE"), 1000)
         self.s1_seconds = env_num(os.environ.get("BENCH_S1_SECONDS"), 20)
+        self.deduplicate = os.environ.get("BENCH_DEDUPLICATE") or "off"
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -205,6 +208,7 @@ class Bench:
         self.s = Settings(self.build)
         self.out = args.out
         self.stack = stackmod.Stack(ROOT, self.build, self.s.data, self.s.port_base, self.s.service_workers, log)
+        self.stack.deduplicate = self.s.deduplicate
         self.work = tempfile.mkdtemp(prefix="mercato-bench-")
         self.procs = {}  # target name -> Proc of the process under test
         self.results = {"settings": self.s.as_dict(), "machine": machine(self.build), "scenarios": {},

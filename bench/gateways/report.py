@@ -189,7 +189,8 @@ class Report:
         npk = ", ".join(f"{k} {v}" for k, v in m.get("node_packages", {}).items())
         self.w(f"- npm packages (bench/gateways/package-lock.json): {npk}")
         self.w(f"- Processes: every service with `WORKERS={s['service_workers']}`, our gateway with "
-               f"`WORKERS={s['gateway_workers']}` (one event loop, like each Node peer); FerretDB 1.24 on SQLite, "
+               f"`WORKERS={s['gateway_workers']}` (one event loop, like each Node peer) and "
+               f"`GATEWAY_DEDUPLICATE={s.get('deduplicate', 'none: not in the gateway at that commit')}`; FerretDB 1.24 on SQLite, "
                "Redis; wrk on the same machine.")
         self.w(f"- Measurements: {s['runs']} runs of {s['duration']} s per gateway and scenario after "
                f"{s['warmup']} s of warm-up; {s['connections']} connections at saturation, {s['threads']} wrk threads.")

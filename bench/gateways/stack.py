@@ -74,6 +74,7 @@ class Stack:
             "apollo": base_port + 10, "jit": base_port + 11, "hive": base_port + 12, "ceiling": base_port + 13,
         }
         self.service_workers = service_workers
+        self.deduplicate = "off"
         self.env = None
 
     # --- process management -----------------------------------------------------------------
@@ -184,6 +185,10 @@ class Stack:
             env["GATEWAY_PLAYGROUND"] = "off"
             # No rate limit (the peers have none; wrk is one client at thousands per second).
             env["GATEWAY_RATE_LIMIT"] = "off"
+            # Identical queries in flight share one execution when on: wrk sends one query
+            # from every connection, that feature's best case, which the peers lack. Off
+            # unless asked (BENCH_DEDUPLICATE=on), so every request does its own work.
+            env["GATEWAY_DEDUPLICATE"] = self.deduplicate
         env.update(extra_env or {})
         binary = os.path.join(self.build, "bin", "mercato-" + name)
         proc = self.start(name, list(argv_prefix) + [binary], env)
