@@ -441,26 +441,6 @@ static void on_done(gw_op_t *op, void *data)
     request_free(r);
 }
 
-/* The operation the request selects (NULL: the engine reports why). */
-static const gql_operation_node *select_operation(const gql_document *doc, const char *name)
-{
-    const gql_operation_node *found = NULL;
-    for (uint32_t i = 0; i < doc->ndefs; ++i) {
-        const gql_definition *d = &doc->defs[i];
-        if (d->kind != GQL_DEF_OPERATION)
-            continue;
-        const gql_operation_node *o = &d->u.op;
-        if (name == NULL) {
-            if (found != NULL)
-                return NULL;
-            found = o;
-        } else if (o->name.s != NULL && gql_str_eqc(o->name, name)) {
-            return o;
-        }
-    }
-    return found;
-}
-
 /* Reads the parameters of a GET into a JSON object like a POST body. -1 after answering. */
 static json_t *get_params(mc_req_t *req, media_t m)
 {
@@ -719,7 +699,7 @@ static void run_document(gw_request_t *r, const char *text, size_t len, const ch
     if (hash != NULL)
         gw_apq_register(&g->cfg.apq, w != NULL ? w->apq : NULL, mc_worker_redis(mc_req_worker(req)), hash, text, len);
     r->doc = doc;
-    const gql_operation_node *op = select_operation(doc->doc, op_name);
+    const gql_operation_node *op = gw_select_operation(doc->doc, op_name);
     /* The operation's name and type for the metrics and the access log. */
     if (op != NULL) {
         r->op_name = op->name.s != NULL ? mc_req_strndup(req, op->name.s, op->name.len) : "";

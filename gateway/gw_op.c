@@ -1279,3 +1279,22 @@ void gw_errors_default_code(const gql_errors *errs, const char *code)
         gql_error_set_extensions(e, ext);
     }
 }
+
+const gql_operation_node *gw_select_operation(const gql_document *doc, const char *name)
+{
+    const gql_operation_node *found = NULL;
+    for (uint32_t i = 0; i < doc->ndefs; ++i) {
+        const gql_definition *d = &doc->defs[i];
+        if (d->kind != GQL_DEF_OPERATION)
+            continue;
+        const gql_operation_node *o = &d->u.op;
+        if (name == NULL) {
+            if (found != NULL)
+                return NULL;
+            found = o;
+        } else if (o->name.s != NULL && gql_str_eqc(o->name, name)) {
+            return o;
+        }
+    }
+    return found;
+}

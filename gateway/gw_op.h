@@ -97,6 +97,11 @@ bool gw_op_aborted(const gw_op_t *op);
 /* Frees the operation (after `done`). */
 void gw_op_free(gw_op_t *op);
 
+/* The operation of doc that name selects (NULL name: the only one). NULL when there is
+ * none or the choice is ambiguous; the engine then reports why. Used before execution
+ * to learn the operation's kind (query, mutation, subscription). */
+const gql_operation_node *gw_select_operation(const gql_document *doc, const char *name);
+
 /* Gives every error without extensions.code the code INTERNAL (errors the engine
  * raised itself: a non-null field that came back null, a value a scalar refused). */
 void gw_errors_default_code(const gql_errors *errs, const char *code);

@@ -544,25 +544,6 @@ static void enqueue(gw_sub_t *s, json_t *payload)
 
 /* --- subscribe ------------------------------------------------------------------------------------ */
 
-static const gql_operation_node *select_operation(const gql_document *doc, const char *name)
-{
-    const gql_operation_node *found = NULL;
-    for (uint32_t i = 0; i < doc->ndefs; ++i) {
-        const gql_definition *d = &doc->defs[i];
-        if (d->kind != GQL_DEF_OPERATION)
-            continue;
-        const gql_operation_node *o = &d->u.op;
-        if (name == NULL) {
-            if (found != NULL)
-                return NULL;
-            found = o;
-        } else if (o->name.s != NULL && gql_str_eqc(o->name, name)) {
-            return o;
-        }
-    }
-    return found;
-}
-
 /* The root field's own checks: who may subscribe, and a well-formed order id. Returns 0,
  * or -1 after sending the error. */
 static int check_root(gw_sub_t *s, const gql_subscription_root *root)
@@ -815,7 +796,7 @@ static void start_prepared(gw_wsconn_t *c, const char *id, size_t idlen, char *i
     c->ops = s;
     ++c->nops;
 
-    const gql_operation_node *opnode = select_operation(doc, operation_name);
+    const gql_operation_node *opnode = gw_select_operation(doc, operation_name);
     if (opnode == NULL || opnode->operation != GQL_OP_SUBSCRIPTION) {
         /* a query or mutation (or no operation to select: the engine says why) */
         char rid[33];
