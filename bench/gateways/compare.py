@@ -109,7 +109,11 @@ class Settings:
         self.deduplicate = os.environ.get("BENCH_DEDUPLICATE") or "off"
 
     def as_dict(self):
-        return dict(self.__dict__)
+        """The settings as recorded in results.json: the data directory relative to the
+        working directory, so the committed file names no place of one machine."""
+        d = dict(self.__dict__)
+        d["data"] = os.path.relpath(d["data"])
+        return d
 
 
 def log(msg):
