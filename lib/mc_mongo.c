@@ -530,3 +530,20 @@ bool mc_mongo_oid_parse(const char *hex, bson_oid_t *oid)
     bson_oid_init_from_string(oid, hex);
     return true;
 }
+
+long mc_mongo_delete(mongoc_database_t *db, const char *collection, const bson_t *filter, bool many,
+                     bson_error_t *err)
+{
+    mongoc_collection_t *c = mongoc_database_get_collection(db, collection);
+    bson_t reply;
+    long n = -1;
+    bool ok = many ? mongoc_collection_delete_many(c, filter, NULL, &reply, err)
+                   : mongoc_collection_delete_one(c, filter, NULL, &reply, err);
+    if (ok) {
+        bson_iter_t it;
+        n = bson_iter_init_find(&it, &reply, "deletedCount") ? (long)bson_iter_as_int64(&it) : 0;
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(c);
+    return n;
+}

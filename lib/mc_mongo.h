@@ -86,4 +86,9 @@ int mc_mongo_ping(mc_mongo_t *m, uv_loop_t *loop, void (*cb)(void *arg, bool ok,
 /* The ObjectId in hex (24 chars) → bson_oid_t; false when malformed. */
 bool mc_mongo_oid_parse(const char *hex, bson_oid_t *oid);
 
+/* delete_one (many false) or delete_many on filter, blocking (worker threads only): the
+ * number of documents removed, or -1 with err set. */
+long mc_mongo_delete(mongoc_database_t *db, const char *collection, const bson_t *filter, bool many,
+                     bson_error_t *err);
+
 #endif

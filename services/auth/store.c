@@ -191,24 +191,6 @@ int auth_insert_marker(mongoc_database_t *db, const char *collection, const char
     return r;
 }
 
-/* delete_one / delete_many on a filter: the number removed, or -1. */
-static long delete_where(mongoc_database_t *db, const char *collection, const bson_t *filter, bool many,
-                         bson_error_t *err)
-{
-    mongoc_collection_t *c = mongoc_database_get_collection(db, collection);
-    bson_t reply;
-    long n = -1;
-    bool ok = many ? mongoc_collection_delete_many(c, filter, NULL, &reply, err)
-                   : mongoc_collection_delete_one(c, filter, NULL, &reply, err);
-    if (ok) {
-        bson_iter_t it;
-        n = bson_iter_init_find(&it, &reply, "deletedCount") ? (long)bson_iter_as_int64(&it) : 0;
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(c);
-    return n;
-}
-
 static bool oid_of(const char *hex, bson_oid_t *oid, bson_error_t *err)
 {
     if (mc_mongo_oid_parse(hex, oid))
@@ -305,13 +287,13 @@ int auth_user_delete(mongoc_database_t *db, const char *id, bson_error_t *err)
     if (!oid_of(id, &oid, err))
         return 1;
     bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
-    long n = delete_where(db, "users", f, false, err);
+    long n = mc_mongo_delete(db, "users", f, false, err);
     bson_destroy(f);
     if (n < 0)
         return -1;
     /* What belongs to the user goes with it; the sessions die with the user document. */
     bson_t *owned = BCON_NEW("userId", BCON_OID(&oid));
-    bool ok = delete_where(db, "addresses", owned, true, err) >= 0 && delete_where(db, "google_links", owned, true, err) >= 0;
+    bool ok = mc_mongo_delete(db, "addresses", owned, true, err) >= 0 && mc_mongo_delete(db, "google_links", owned, true, err) >= 0;
     bson_destroy(owned);
     if (!ok)
         return -1;
@@ -695,7 +677,7 @@ int auth_address_delete(mongoc_database_t *db, const char *user_id, const char *
     if (!oid_of(user_id, &uid, err) || !oid_of(id, &aid, err))
         return 1;
     bson_t *f = BCON_NEW("_id", BCON_OID(&aid), "userId", BCON_OID(&uid));
-    long n = delete_where(db, "addresses", f, false, err);
+    long n = mc_mongo_delete(db, "addresses", f, false, err);
     bson_destroy(f);
     return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
@@ -822,7 +804,7 @@ long auth_store_purge(mongoc_database_t *db, int64_t now_ms, bson_error_t *err)
     bson_t *f = BCON_NEW("expiresAt", "{", "$lt", BCON_DATE_TIME(now_ms), "}");
     long total = 0;
     for (size_t i = 0; i < MC_ARRAY_SIZE(expiring); ++i) {
-        long n = delete_where(db, expiring[i], f, true, err);
+        long n = mc_mongo_delete(db, expiring[i], f, true, err);
         if (n < 0) {
             total = -1;
             break;
@@ -833,7 +815,7 @@ long auth_store_purge(mongoc_database_t *db, int64_t now_ms, bson_error_t *err)
     if (total >= 0) { /* settled messages, a week after they stopped mattering */
         bson_t *old = BCON_NEW("status", "{", "$ne", BCON_UTF8("pending"), "}", "expiresAt", "{", "$lt",
                                BCON_DATE_TIME(now_ms - 7LL * 86400 * 1000), "}");
-        long n = delete_where(db, "outbox", old, true, err);
+        long n = mc_mongo_delete(db, "outbox", old, true, err);
         bson_destroy(old);
         total = n < 0 ? -1 : total + n;
     }

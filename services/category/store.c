@@ -179,22 +179,13 @@ json_t *cat_store_update(mongoc_database_t *db, const char *id, json_t *fields, 
 
 int cat_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_error_t *err)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "categories");
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, id);
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
-    bson_t reply;
-    int r = -1;
-    *found = false;
-    if (mongoc_collection_delete_one(c, filter, NULL, &reply, err)) {
-        bson_iter_t it;
-        *found = bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) > 0;
-        r = 0;
-    }
-    bson_destroy(&reply);
+    long n = mc_mongo_delete(db, "categories", filter, false, err);
     bson_destroy(filter);
-    mongoc_collection_destroy(c);
-    return r;
+    *found = n > 0;
+    return n < 0 ? -1 : 0;
 }
 
 int cat_store_lock(mongoc_database_t *db, char *token, unsigned wait_ms, bson_error_t *err)

@@ -279,21 +279,13 @@ json_t *cpn_store_update(mongoc_database_t *db, const char *id, json_t *fields, 
 
 int cpn_store_delete(mongoc_database_t *db, const char *id, bool *found, bson_error_t *err)
 {
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "coupons");
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, id);
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
-    bson_t reply;
-    int r = -1;
-    *found = false;
-    if (mongoc_collection_delete_one(c, filter, NULL, &reply, err)) {
-        bson_iter_t it;
-        *found = bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) > 0;
-        r = 0;
-    }
-    bson_destroy(&reply);
+    long n = mc_mongo_delete(db, "coupons", filter, false, err);
     bson_destroy(filter);
-    mongoc_collection_destroy(c);
+    *found = n > 0;
+    int r = n < 0 ? -1 : 0;
     if (r == 0 && *found) {
         /* its use hint goes with it (slots stay with their redemptions until released) */
         mongoc_collection_t *h = mongoc_database_get_collection(db, "slot_hints");

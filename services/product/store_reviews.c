@@ -120,17 +120,10 @@ int rv_delete(mongoc_database_t *db, const char *review_id, bson_error_t *err)
     bson_oid_t oid;
     if (!mc_mongo_oid_parse(review_id, &oid))
         return 0;
-    mongoc_collection_t *c = mongoc_database_get_collection(db, "reviews");
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
-    bson_t reply;
-    int r = -1;
-    if (mongoc_collection_delete_one(c, filter, NULL, &reply, err)) {
-        bson_iter_t it;
-        r = bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) > 0 ? 1 : 0;
-    }
-    bson_destroy(&reply);
+    long n = mc_mongo_delete(db, "reviews", filter, false, err);
     bson_destroy(filter);
-    mongoc_collection_destroy(c);
+    int r = n < 0 ? -1 : n > 0 ? 1 : 0;
     if (r == 1) {
         mongoc_collection_t *v = mongoc_database_get_collection(db, "review_votes");
         bson_t *vf = BCON_NEW("reviewId", BCON_OID(&oid));
