@@ -456,16 +456,22 @@ int auth_family_revoke(mongoc_database_t *db, const char *family_id, const char 
     return r < 0 ? -1 : 0;
 }
 
-int auth_family_is_revoked(mongoc_database_t *db, const char *family_id, bson_error_t *err)
+/* 1 when a marker document with this _id is in collection, 0 when not, -1 on error. */
+static int marker_exists(mongoc_database_t *db, const char *collection, const char *id, bson_error_t *err)
 {
-    bson_t *f = BCON_NEW("_id", BCON_UTF8(family_id));
-    json_t *m = auth_find_one(db, "family_revocations", f, true, err);
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(id));
+    json_t *m = auth_find_one(db, collection, f, true, err);
     bson_destroy(f);
     if (m != NULL) {
         json_decref(m);
         return 1;
     }
     return err->code != 0 ? -1 : 0;
+}
+
+int auth_family_is_revoked(mongoc_database_t *db, const char *family_id, bson_error_t *err)
+{
+    return marker_exists(db, "family_revocations", family_id, err);
 }
 
 int auth_refresh_insert(mongoc_database_t *db, const char *hash, const char *family_id, const char *user_id,
@@ -536,14 +542,7 @@ int auth_action_spend(mongoc_database_t *db, const char *hash, int64_t now_ms, i
 
 int auth_action_is_spent(mongoc_database_t *db, const char *hash, bson_error_t *err)
 {
-    bson_t *f = BCON_NEW("_id", BCON_UTF8(hash));
-    json_t *m = auth_find_one(db, "action_used", f, true, err);
-    bson_destroy(f);
-    if (m != NULL) {
-        json_decref(m);
-        return 1;
-    }
-    return err->code != 0 ? -1 : 0;
+    return marker_exists(db, "action_used", hash, err);
 }
 
 /* --- Google links --------------------------------------------------------------------------- */
@@ -764,14 +763,7 @@ int auth_outbox_mark_sent(mongoc_database_t *db, const char *id, int64_t now_ms,
 
 int auth_outbox_is_sent(mongoc_database_t *db, const char *id, bson_error_t *err)
 {
-    bson_t *f = BCON_NEW("_id", BCON_UTF8(id));
-    json_t *m = auth_find_one(db, "outbox_sent", f, true, err);
-    bson_destroy(f);
-    if (m != NULL) {
-        json_decref(m);
-        return 1;
-    }
-    return err->code != 0 ? -1 : 0;
+    return marker_exists(db, "outbox_sent", id, err);
 }
 
 int auth_outbox_update(mongoc_database_t *db, const char *id, json_t *fields, bson_error_t *err)
