@@ -861,11 +861,11 @@ typedef struct views {
     json_t *more; /* sellers beyond the 8: {sub: payload} */
 } views_t;
 
-static json_t *payload_for(views_t *v, const mc_claims_t *claims, gw_view_t view)
+static json_t *payload_for(views_t *v, const mc_claims_t *claims, mc_order_view_t view)
 {
-    if (view == GW_VIEW_FULL) {
+    if (view == MC_ORDER_FULL) {
         if (v->full == NULL)
-            v->full = gw_order_event_payload(v->ev, gw_order_view(v->ev->order, claims, view));
+            v->full = gw_order_event_payload(v->ev, mc_order_view(v->ev->order, view, claims->sub));
         return v->full;
     }
     for (unsigned i = 0; i < v->nsellers; ++i)
@@ -874,7 +874,7 @@ static json_t *payload_for(views_t *v, const mc_claims_t *claims, gw_view_t view
     json_t *found = v->more != NULL ? json_object_get(v->more, claims->sub) : NULL;
     if (found != NULL)
         return found;
-    json_t *p = gw_order_event_payload(v->ev, gw_order_view(v->ev->order, claims, view));
+    json_t *p = gw_order_event_payload(v->ev, mc_order_view(v->ev->order, view, claims->sub));
     if (v->nsellers < sizeof(v->sellers) / sizeof(v->sellers[0])) {
         snprintf(v->sellers[v->nsellers].sub, sizeof(v->sellers[0].sub), "%s", claims->sub);
         v->sellers[v->nsellers++].payload = p;
@@ -891,8 +891,8 @@ static void deliver(views_t *v, gw_sub_t *s)
     gw_wsconn_t *c = s->c;
     if (c->closing || !c->has_claims)
         return;
-    gw_view_t view = gw_order_visibility(v->ev->order, &c->claims);
-    if (view == GW_VIEW_NONE)
+    mc_order_view_t view = mc_order_visibility(v->ev->order, false, c->claims.role, c->claims.sub);
+    if (view == MC_ORDER_HIDDEN)
         return;
     json_t *p = payload_for(v, &c->claims, view);
     if (p != NULL)

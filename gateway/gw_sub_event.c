@@ -85,65 +85,6 @@ void gw_order_event_free(gw_order_event_t *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-static bool is_seller_of(const json_t *order, const char *user_id)
-{
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(order, "sellerIds"), i, s)
-    {
-        if (json_is_string(s) && strcmp(json_string_value(s), user_id) == 0)
-            return true;
-    }
-    return false;
-}
-
-gw_view_t gw_order_visibility(const json_t *order, const mc_claims_t *c)
-{
-    if (c == NULL)
-        return GW_VIEW_NONE;
-    if (c->role == MC_ROLE_ADMIN || (c->sub[0] != '\0' && strcmp(sget(order, "customerId"), c->sub) == 0))
-        return GW_VIEW_FULL;
-    if (c->role == MC_ROLE_SELLER && is_seller_of(order, c->sub))
-        return GW_VIEW_SELLER;
-    return GW_VIEW_NONE;
-}
-
-json_t *gw_order_view(const json_t *order, const mc_claims_t *c, gw_view_t view)
-{
-    if (view == GW_VIEW_NONE)
-        return NULL;
-    json_t *o = json_deep_copy(order);
-    json_object_del(o, "day");
-    if (view == GW_VIEW_FULL) {
-        json_object_set_new(o, "view", json_string("full"));
-        return o;
-    }
-    /* a seller: their lines and what those lines add up to */
-    json_t *mine = json_array();
-    json_int_t sub = 0, disc = 0, total = 0;
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(order, "items"), i, it)
-    {
-        if (strcmp(sget(it, "sellerId"), c->sub) != 0)
-            continue;
-        json_array_append_new(mine, json_deep_copy(it));
-        sub += json_integer_value(json_object_get(it, "subtotal"));
-        disc += json_integer_value(json_object_get(it, "discount"));
-        total += json_integer_value(json_object_get(it, "total"));
-    }
-    json_object_set_new(o, "items", mine);
-    json_object_set_new(o, "sellerIds", json_pack("[s]", c->sub));
-    json_object_set_new(o, "subtotal", json_integer(sub));
-    json_object_set_new(o, "discount", json_integer(disc));
-    json_object_set_new(o, "total", json_integer(total));
-    json_object_set_new(o, "shipping", json_null());
-    json_object_set_new(o, "tax", json_null());
-    json_object_set_new(o, "coupon", json_null());
-    json_object_set_new(o, "view", json_string("seller"));
-    return o;
-}
-
 json_t *gw_order_event_payload(const gw_order_event_t *ev, json_t *order_view)
 {
     return json_pack("{s:s,s:I,s:O,s:o}", "type", ev->type, "version", ev->version, "at",

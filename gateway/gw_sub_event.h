@@ -6,12 +6,11 @@
  *   {type: "order.created"|"order.updated"|"order.cancelled", orderId, customerId,
  *    sellerIds: [...], status, version, at, order: {the whole order}}
  *
- * Who may see what is the order service's rule (services/order/lifecycle.h, ord_view),
- * applied again here because events carry the whole order: the customer who placed it
- * and admins see all of it; a seller of one of its lines sees only their lines, the
- * totals of those lines, and not the shipping, tax and coupon of the whole order;
- * anyone else sees nothing — not even that the event happened. A unit test holds this
- * file to ord_view on the same orders.
+ * Events carry the whole order, so each subscriber gets the order as the order
+ * service's API would show it to them (lib/mc_order_view.h, the rule both apply): the
+ * customer who placed it and admins see all of it; a seller of one of its lines sees
+ * only their lines, the totals of those lines, and not the shipping, tax and coupon of
+ * the whole order; anyone else sees nothing — not even that the event happened.
  *
  * Pure; unit-tested.
  */
@@ -22,6 +21,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "mc_jwt.h"
+#include "mc_order_view.h"
 
 typedef struct gw_order_event {
     json_t *msg;             /* the parsed message (owned) */
@@ -39,19 +39,8 @@ typedef struct gw_order_event {
 int gw_order_event_parse(const char *text, size_t len, gw_order_event_t *ev, char *why, size_t whylen);
 void gw_order_event_free(gw_order_event_t *ev);
 
-typedef enum gw_view {
-    GW_VIEW_NONE,   /* may not see the order */
-    GW_VIEW_FULL,   /* its customer, admins */
-    GW_VIEW_SELLER, /* a seller of some of its lines */
-} gw_view_t;
-
-/* How the holder of claims may see the order (ord_view's rule). */
-gw_view_t gw_order_visibility(const json_t *order, const mc_claims_t *claims);
-/* The order as `view` shows it, with "view": "full" or "seller" (a new object); for a
- * seller, claims->sub names the seller. NULL for GW_VIEW_NONE. */
-json_t *gw_order_view(const json_t *order, const mc_claims_t *claims, gw_view_t view);
 /* What a subscription field resolves from: {type, version, at, order: the view} (new
- * object; the order's view is built by gw_order_view). */
+ * object; the order's view is built by mc_order_view). */
 json_t *gw_order_event_payload(const gw_order_event_t *ev, json_t *order_view);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lifecycle.h"
+#include "mc_order_view.h"
 #include "mc_util.h"
 
 static const char *const action_names[] = {"confirm", "process", "ship", "deliver", "cancel", "pay", "refund"};
@@ -25,15 +26,6 @@ static const char *sget(const json_t *o, const char *k)
     return s != NULL ? s : "";
 }
 
-bool ord_is_seller_of(const json_t *order, const char *user_id)
-{
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(order, "sellerIds"), i, s) if (json_is_string(s) &&
-                                                                     strcmp(json_string_value(s), user_id) == 0) return true;
-    return false;
-}
-
 static bool is_owner(const json_t *order, const ord_actor_t *a)
 {
     return !a->system && a->user_id[0] != '\0' && strcmp(sget(order, "customerId"), a->user_id) == 0;
@@ -44,9 +36,14 @@ static bool is_admin(const ord_actor_t *a)
     return a->system || a->role == MC_ROLE_ADMIN;
 }
 
+static mc_order_view_t visibility(const json_t *order, const ord_actor_t *a)
+{
+    return mc_order_visibility(order, is_admin(a), a->role, a->system ? "" : a->user_id);
+}
+
 bool ord_visible(const json_t *order, const ord_actor_t *a)
 {
-    return is_admin(a) || is_owner(order, a) || (a->role == MC_ROLE_SELLER && ord_is_seller_of(order, a->user_id));
+    return visibility(order, a) != MC_ORDER_HIDDEN;
 }
 
 ord_verdict_t ord_decide(const json_t *order, const ord_actor_t *a, const ord_change_t *c, char *why, size_t whylen)
@@ -56,7 +53,7 @@ ord_verdict_t ord_decide(const json_t *order, const ord_actor_t *a, const ord_ch
         return ORD_NOT_VISIBLE;
     }
     bool admin = is_admin(a);
-    bool seller = a->role == MC_ROLE_SELLER && ord_is_seller_of(order, a->user_id);
+    bool seller = a->role == MC_ROLE_SELLER && mc_order_has_seller(order, a->user_id);
     const char *status = sget(order, "status"), *pay = sget(order, "paymentStatus");
     const char *need = NULL; /* the status the action starts from */
     switch (c->act) {
@@ -151,38 +148,7 @@ json_t *ord_apply(const json_t *order, const ord_actor_t *a, const ord_change_t 
 
 json_t *ord_view(const json_t *order, const ord_actor_t *v)
 {
-    if (!ord_visible(order, v))
-        return NULL;
-    json_t *o = json_deep_copy(order);
-    json_object_del(o, "day");
-    if (is_admin(v) || is_owner(order, v)) {
-        json_object_set_new(o, "view", json_string("full"));
-        return o;
-    }
-    /* a seller: their lines and what those lines add up to */
-    json_t *mine = json_array();
-    json_int_t sub = 0, disc = 0, total = 0;
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(order, "items"), i, it)
-    {
-        if (strcmp(sget(it, "sellerId"), v->user_id) != 0)
-            continue;
-        json_array_append(mine, it);
-        sub += json_integer_value(json_object_get(it, "subtotal"));
-        disc += json_integer_value(json_object_get(it, "discount"));
-        total += json_integer_value(json_object_get(it, "total"));
-    }
-    json_object_set_new(o, "items", mine);
-    json_object_set_new(o, "sellerIds", json_pack("[s]", v->user_id));
-    json_object_set_new(o, "subtotal", json_integer(sub));
-    json_object_set_new(o, "discount", json_integer(disc));
-    json_object_set_new(o, "total", json_integer(total));
-    json_object_set_new(o, "shipping", json_null());
-    json_object_set_new(o, "tax", json_null());
-    json_object_set_new(o, "coupon", json_null());
-    json_object_set_new(o, "view", json_string("seller"));
-    return o;
+    return mc_order_view(order, visibility(order, v), v->user_id);
 }
 
 const char *ord_event_type(ord_action_t act)

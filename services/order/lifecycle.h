@@ -61,7 +61,6 @@ const char *ord_action_name(ord_action_t act);
  * unchanged and this is the payment status: "paid", "refunded"). */
 const char *ord_action_target(ord_action_t act);
 
-bool ord_is_seller_of(const json_t *order, const char *user_id);
 bool ord_visible(const json_t *order, const ord_actor_t *a);
 
 /* Whether a may apply c to order now. why receives a sentence for a refusal. */
@@ -72,7 +71,8 @@ ord_verdict_t ord_decide(const json_t *order, const ord_actor_t *a, const ord_ch
  * cancellation, version + 1, updatedAt. The caller decided first. */
 json_t *ord_apply(const json_t *order, const ord_actor_t *a, const ord_change_t *c, int64_t now_ms);
 
-/* The order as viewer may see it (new object), or NULL when it may not see it. */
+/* The order as viewer may see it (new object), or NULL when it may not see it
+ * (lib/mc_order_view.h holds the rule; the gateway applies it to order events). */
 json_t *ord_view(const json_t *order, const ord_actor_t *viewer);
 
 /* The event for the order's latest change: {type, orderId, customerId, sellerIds, status,
