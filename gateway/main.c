@@ -23,42 +23,68 @@
 
 static gw_gateway_t gateway;
 
-static int init(mc_server_t *srv)
+/* Logs errs (each with its file, line and column) after `what`; on start-up they go to
+ * stderr too, where someone starting the gateway by hand looks. */
+static void log_errors(const gw_gateway_t *g, bool starting, const gql_errors *errs, const char *what)
 {
-    gw_gateway_t *g = mc_server_data(srv);
+    gql_buf out;
+    gql_buf_init(&out, 0);
+    gw_errors_print(errs, &out);
+    if (starting)
+        fprintf(stderr, "%s", gql_buf_cstr(&out));
+    mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs->count),
+                "%s:\n%s", what, gql_buf_cstr(&out));
+    gql_buf_free(&out);
+}
+
+/* Reads the schema files and, when configured, the trusted documents, which must
+ * validate against that schema. Returns 0 with both set (*t NULL without a trusted
+ * file), or -1 after logging why — on start-up the gateway then does not start, on a
+ * reload the schema in use stays. */
+static int load_schema(gw_gateway_t *g, bool starting, gw_schema_t **s_out, gw_trusted_t **t_out)
+{
     gql_errors errs;
     gql_errors_init(&errs);
     gw_schema_t *s = gw_schema_load(g->cfg.schema_dir, &g->services, &errs);
     if (s == NULL) {
-        gql_buf out;
-        gql_buf_init(&out, 0);
-        gw_errors_print(&errs, &out);
-        fprintf(stderr, "%s", gql_buf_cstr(&out));
-        mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs.count),
-                    "the schema is invalid; the gateway does not start:\n%s", gql_buf_cstr(&out));
-        gql_buf_free(&out);
+        log_errors(g, starting, &errs,
+                   starting ? "the schema is invalid; the gateway does not start"
+                            : "schema reload refused: the new schema is invalid; the one in use stays");
         gql_errors_free(&errs);
         return -1;
     }
     gql_errors_free(&errs);
-    g->schema = s;
+    gw_trusted_t *t = NULL;
     if (g->cfg.apq.trusted_file != NULL) {
         gql_validate_options vo = gw_limits_validate_options(&g->cfg);
         gql_errors_init(&errs);
-        g->trusted = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
-        if (g->trusted == NULL) {
-            gql_buf out;
-            gql_buf_init(&out, 0);
-            gw_errors_print(&errs, &out);
-            mc_log_error("the trusted documents are invalid; the gateway does not start:\n%s", gql_buf_cstr(&out));
-            gql_buf_free(&out);
+        t = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
+        if (t == NULL) {
+            log_errors(g, starting, &errs,
+                       starting ? "the trusted documents are invalid; the gateway does not start"
+                                : "schema reload refused: the trusted documents do not hold with the new schema; the "
+                                  "schema in use stays");
             gql_errors_free(&errs);
+            gw_schema_unref(s);
             return -1;
         }
         gql_errors_free(&errs);
+    }
+    *s_out = s;
+    *t_out = t;
+    return 0;
+}
+
+static int init(mc_server_t *srv)
+{
+    gw_gateway_t *g = mc_server_data(srv);
+    gw_schema_t *s;
+    if (load_schema(g, true, &s, &g->trusted) != 0)
+        return -1;
+    g->schema = s;
+    if (g->trusted != NULL)
         mc_log_info("trusted documents: %zu from %s; no other document runs", gw_trusted_count(g->trusted),
                     g->cfg.apq.trusted_file);
-    }
     gw_metrics_init(&g->services, g->cfg.metrics_max_operations);
     gw_metrics_schema_generation(1);
     g->upstreams = gw_upstreams_create(&g->services, &g->cfg.upstream);
@@ -91,41 +117,11 @@ static void reload(mc_server_t *srv)
 {
     gw_gateway_t *g = mc_server_data(srv);
     static uint64_t generation = 1;
-    gql_errors errs;
-    gql_errors_init(&errs);
-    gw_schema_t *s = gw_schema_load(g->cfg.schema_dir, &g->services, &errs);
-    if (s == NULL) {
-        gql_buf out;
-        gql_buf_init(&out, 0);
-        gw_errors_print(&errs, &out);
-        mc_log_json(MC_LOG_ERROR, NULL, json_pack("{s:s,s:i}", "dir", g->cfg.schema_dir, "errors", (int)errs.count),
-                    "schema reload refused: the new schema is invalid; the one in use stays:\n%s", gql_buf_cstr(&out));
-        gql_buf_free(&out);
-        gql_errors_free(&errs);
+    gw_schema_t *s;
+    gw_trusted_t *t;
+    if (load_schema(g, false, &s, &t) != 0) {
         gw_metrics_count(GW_C_RELOAD_FAILED);
         return;
-    }
-    gql_errors_free(&errs);
-    /* The trusted documents are read again and must validate against the new schema. */
-    gw_trusted_t *t = NULL;
-    if (g->cfg.apq.trusted_file != NULL) {
-        gql_validate_options vo = gw_limits_validate_options(&g->cfg);
-        gql_errors_init(&errs);
-        t = gw_trusted_load(g->cfg.apq.trusted_file, s->gql, &vo, &errs);
-        if (t == NULL) {
-            gql_buf out;
-            gql_buf_init(&out, 0);
-            gw_errors_print(&errs, &out);
-            mc_log_error("schema reload refused: the trusted documents do not hold with the new schema; the schema in "
-                         "use stays:\n%s",
-                         gql_buf_cstr(&out));
-            gql_buf_free(&out);
-            gql_errors_free(&errs);
-            gw_schema_unref(s);
-            gw_metrics_count(GW_C_RELOAD_FAILED);
-            return;
-        }
-        gql_errors_free(&errs);
     }
     uv_mutex_lock(&g->schema_lock);
     gw_schema_t *old = g->schema;
