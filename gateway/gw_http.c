@@ -142,12 +142,7 @@ void gw_doccache_free(void *cache)
 
 static uint32_t text_hash(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; ++i) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    return mc_fnv1a(MC_FNV1A_INIT, s, n);
 }
 
 /* A validated document for the text (a new reference), or NULL with errors. */

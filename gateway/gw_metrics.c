@@ -114,13 +114,7 @@ void gw_metrics_schema_generation(uint64_t generation)
 
 static uint32_t name_hash(const char *name, const char *type)
 {
-    uint32_t h = 2166136261u;
-    for (const char *s = name; *s != '\0'; ++s)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    h = (h ^ '/') * 16777619u;
-    for (const char *s = type; *s != '\0'; ++s)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return mc_fnv1a_str(mc_fnv1a(mc_fnv1a_str(MC_FNV1A_INIT, name), "/", 1), type);
 }
 
 /* The entry of (operation, type): found, created, or "(other)" once the table is full. */

@@ -26,6 +26,7 @@
 #include "gw_scalars.h"
 #include "mc_error.h"
 #include "mc_log.h"
+#include "mc_util.h"
 
 #define GW_MAX_URL 8000
 #define GW_MAX_BODY (1u << 20)
@@ -137,12 +138,7 @@ static void schedule(gw_op_t *op);
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; ++i) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    return mc_fnv1a(MC_FNV1A_INIT, s, n);
 }
 
 static json_t *keep(gw_op_t *op, json_t *v)

@@ -76,11 +76,7 @@ static void set_asset(gw_asset_t *a, const char *name, const char *type, char *d
     a->data = data;
     a->len = len;
     a->gz = gzip(data, len, &a->gzlen);
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; ++i) {
-        h ^= (unsigned char)data[i];
-        h *= 16777619u;
-    }
+    uint32_t h = mc_fnv1a(MC_FNV1A_INIT, data, len);
     snprintf(a->etag, sizeof(a->etag), "\"%08x-%zx\"", h, len);
 }
 
@@ -180,11 +176,7 @@ static void embedded_etag(embedded_t *e)
     /* Written the same by every thread that races here: harmless. */
     if (e->etag[0] != '\0')
         return;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < *e->len; ++i) {
-        h ^= (unsigned char)e->data[i];
-        h *= 16777619u;
-    }
+    uint32_t h = mc_fnv1a(MC_FNV1A_INIT, e->data, *e->len);
     char tmp[24];
     snprintf(tmp, sizeof(tmp), "\"e%08x-%zx\"", h, *e->len);
     memcpy(e->etag, tmp, sizeof(tmp));

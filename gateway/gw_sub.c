@@ -143,12 +143,7 @@ static void send_error(gw_wsconn_t *c, const char *id_json, const char *code, co
 
 static uint32_t key_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; ++s) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return mc_fnv1a_str(MC_FNV1A_INIT, s);
 }
 
 static gw_ibucket_t *index_find(const gw_index_t *ix, const char *key)

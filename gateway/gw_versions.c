@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw_versions.h"
+#include "mc_util.h"
 
 #define NIL UINT32_MAX
 #define KEY_MAX 32
@@ -26,12 +27,7 @@ struct gw_versions {
 
 static uint32_t hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; ++s) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return mc_fnv1a_str(MC_FNV1A_INIT, s);
 }
 
 gw_versions_t *gw_versions_create(unsigned capacity)

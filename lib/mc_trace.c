@@ -155,12 +155,7 @@ static _Thread_local mc_trace_binding_t *table[BUCKETS];
 
 static uint32_t id_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; ++s) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return mc_fnv1a_str(MC_FNV1A_INIT, s);
 }
 
 void mc_trace_bind(mc_trace_binding_t *b, const char *request_id, const mc_trace_t *trace)

@@ -1,7 +1,8 @@
 /*
  * mc_util: small pure helpers every module needs — time in RFC 3339, secure random
- * bytes, hex, ObjectId syntax, URL decoding, constant-time comparison and a growable
- * byte buffer with a hard maximum (curl's habit: exceeding the cap is an error).
+ * bytes, hex, ObjectId syntax, URL decoding, constant-time comparison, FNV-1a hashing
+ * and a growable byte buffer with a hard maximum (curl's habit: exceeding the cap is an
+ * error).
  */
 #ifndef MC_UTIL_H
 #define MC_UTIL_H
@@ -12,6 +13,25 @@
 #include <time.h>
 
 #define MC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* FNV-1a over n bytes, continuing from h (MC_FNV1A_INIT to start): the hash of the
+ * processes' in-memory tables and ETags. Fast and well spread, but not keyed: not for
+ * anything whose collisions an attacker must not be able to choose. */
+#define MC_FNV1A_INIT 2166136261u
+static inline uint32_t mc_fnv1a(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; ++i)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+/* The same over a NUL-terminated string. */
+static inline uint32_t mc_fnv1a_str(uint32_t h, const char *s)
+{
+    for (; *s != '\0'; ++s)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t mc_now_ms(void);

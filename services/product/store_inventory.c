@@ -30,10 +30,7 @@ static pthread_mutex_t hints_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned hint_slot(const char *pid)
 {
-    unsigned h = 2166136261u;
-    for (const char *p = pid; *p; ++p)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % HINTS;
+    return mc_fnv1a_str(MC_FNV1A_INIT, pid) % HINTS;
 }
 
 /* Replaces *best by this process's entry when it is at least as new. True when it did. */

@@ -101,11 +101,24 @@ static void constant_time_equal(void **state)
     assert_false(mc_ct_equal("abc", 3, "abcd", 4));
 }
 
+/* The published FNV-1a 32-bit test vectors; a hash continued piece by piece is the
+ * hash of the whole. */
+static void fnv1a(void **state)
+{
+    (void)state;
+    assert_int_equal(mc_fnv1a(MC_FNV1A_INIT, "", 0), 0x811c9dc5u);
+    assert_int_equal(mc_fnv1a(MC_FNV1A_INIT, "a", 1), 0xe40c292cu);
+    assert_int_equal(mc_fnv1a(MC_FNV1A_INIT, "foobar", 6), 0xbf9cf968u);
+    assert_int_equal(mc_fnv1a_str(MC_FNV1A_INIT, "foobar"), 0xbf9cf968u);
+    assert_int_equal(mc_fnv1a_str(mc_fnv1a(MC_FNV1A_INIT, "foo", 3), "bar"), 0xbf9cf968u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_round_trip), cmocka_unit_test(hex_and_ids), cmocka_unit_test(url_decoding),
         cmocka_unit_test(slugs),           cmocka_unit_test(bounded_buffer), cmocka_unit_test(constant_time_equal),
+        cmocka_unit_test(fnv1a),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
